@@ -1,0 +1,40 @@
+/* Codec adapters: tether_msg <-> encoded tether.v1.Frame payloads.
+ *
+ * Two adapters over the same schema: protobuf-c (the parent's) and nanopb
+ * (the runner's, fixed memory). Both validate with tether_msg_validate()
+ * after decoding and before encoding, so they accept and reject the same
+ * frames. Decoders are reusable objects; a decoded tether_msg's views stay
+ * valid until the next decode with the same decoder (nanopb: and while the
+ * payload buffer is unchanged, since views point into it).
+ *
+ * Returns: 0, TETHER_EDECODE (does not parse), a TETHER_ELIMIT_* code or
+ * TETHER_EINVAL (parses but breaks a rule); `why` (may be NULL) gets a
+ * static or decoder-owned message naming the field.
+ */
+#ifndef TETHER_CODEC_H
+#define TETHER_CODEC_H
+
+#include "msg.h"
+
+/* ---- protobuf-c (parent side) ---- */
+typedef struct tether_pbc_decoder tether_pbc_decoder;
+int tether_pbc_decoder_new(tether_pbc_decoder **out);
+void tether_pbc_decoder_free(tether_pbc_decoder *d); /* accepts NULL */
+int tether_pbc_decode(tether_pbc_decoder *d, const uint8_t *payload, size_t len,
+                      tether_msg *out, const char **why);
+/* Exact encoded size, or 0 if `m` does not validate. */
+size_t tether_pbc_encoded_size(const tether_msg *m);
+int tether_pbc_encode(const tether_msg *m, uint8_t *buf, size_t cap,
+                      size_t *written, const char **why);
+
+/* ---- nanopb (runner side) ---- */
+typedef struct tether_nanopb_decoder tether_nanopb_decoder;
+int tether_nanopb_decoder_new(tether_nanopb_decoder **out);
+void tether_nanopb_decoder_free(tether_nanopb_decoder *d); /* accepts NULL */
+int tether_nanopb_decode(tether_nanopb_decoder *d, const uint8_t *payload,
+                         size_t len, tether_msg *out, const char **why);
+size_t tether_nanopb_encoded_size(const tether_msg *m);
+int tether_nanopb_encode(const tether_msg *m, uint8_t *buf, size_t cap,
+                         size_t *written, const char **why);
+
+#endif

@@ -1,0 +1,232 @@
+/* tether's own, codec-neutral view of one tether.v1.Frame.
+ *
+ * Only the codec adapters (codec_pbc.c, codec_nanopb.c) touch generated
+ * types; everything else reads and writes this struct. Byte and text fields
+ * are views (pointer + length) and are never NUL-terminated: after a decode
+ * they point into the payload buffer or into the decoder's storage and stay
+ * valid until the next decode with the same decoder; for an encode they are
+ * whatever the caller points them at.
+ *
+ * Enum-typed fields hold the wire numbers of the enums in tether.proto
+ * (TETHER_STREAM_STDOUT == Stream.STREAM_STDOUT, and so on). proto3 enums
+ * are open: a decoded value may be one this build does not name.
+ */
+#ifndef TETHER_CODEC_MSG_H
+#define TETHER_CODEC_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tether/limits.h"
+
+typedef struct tether_bytes {
+  const uint8_t *data;
+  size_t len;
+} tether_bytes;
+
+/* Body types; the value is the field number in Frame.body. */
+typedef enum tether_msg_type {
+  TETHER_MSG_NONE = 0, /* no body, or a body type this build does not know */
+  TETHER_MSG_HELLO = 2,
+  TETHER_MSG_SPAWN = 3,
+  TETHER_MSG_SPAWNED = 4,
+  TETHER_MSG_SPAWN_FAILED = 5,
+  TETHER_MSG_OUTPUT = 6,
+  TETHER_MSG_OUTPUT_TRUNCATED = 7,
+  TETHER_MSG_STDIN = 8,
+  TETHER_MSG_STDIN_CLOSE = 9,
+  TETHER_MSG_RESIZE = 10,
+  TETHER_MSG_SIGNAL = 11,
+  TETHER_MSG_TERMINATE = 12,
+  TETHER_MSG_CREDIT = 13,
+  TETHER_MSG_STATUS_REQUEST = 14,
+  TETHER_MSG_STATUS_REPLY = 15,
+  TETHER_MSG_EXITED = 16,
+  TETHER_MSG_ERROR = 17,
+  TETHER_MSG_GOODBYE = 18
+} tether_msg_type;
+#define TETHER_MSG_TYPE_MAX 18
+
+enum { TETHER_ROLE_UNSPECIFIED = 0, TETHER_ROLE_PARENT = 1, TETHER_ROLE_RUNNER = 2 };
+
+/* Capability bit = 1u << Capability enum value. */
+enum {
+  TETHER_CAP_PIPES = 1,
+  TETHER_CAP_PTY = 2,
+  TETHER_CAP_CONPTY = 3,
+  TETHER_CAP_SIGNALS = 4,
+  TETHER_CAP_FLOW_CONTROL = 5,
+  TETHER_CAP_PERMISSION_PROFILES = 6,
+  TETHER_CAP_RESOURCE_USAGE = 7,
+  TETHER_CAP_PROCESS_GROUPS = 8
+};
+#define TETHER_CAP_BIT(c) (1u << (c))
+#define TETHER_CAP_MAX 31 /* capabilities above this are ignored on decode */
+
+enum { TETHER_ENV_OVERLAY = 1, TETHER_ENV_CLEAR = 2 };
+enum { TETHER_IO_PIPES = 1, TETHER_IO_PTY = 2 };
+enum { TETHER_STDIN_PIPE = 1, TETHER_STDIN_NULL = 2 };
+enum { TETHER_FS_READ_ONLY = 1, TETHER_FS_WORKSPACE_WRITE = 2, TETHER_FS_FULL_ACCESS = 3 };
+enum { TETHER_NET_ALLOWED = 1, TETHER_NET_DENIED = 2 };
+
+enum {
+  TETHER_STAGE_REQUEST = 1,
+  TETHER_STAGE_LIMITS = 2,
+  TETHER_STAGE_SETUP = 3,
+  TETHER_STAGE_CWD = 4,
+  TETHER_STAGE_EXEC = 5,
+  TETHER_STAGE_PTY = 6,
+  TETHER_STAGE_PERMISSIONS = 7
+};
+enum {
+  TETHER_SPAWN_ERR_NOT_FOUND = 1,
+  TETHER_SPAWN_ERR_PERMISSION_DENIED = 2,
+  TETHER_SPAWN_ERR_NOT_EXECUTABLE = 3,
+  TETHER_SPAWN_ERR_NOT_A_DIRECTORY = 4,
+  TETHER_SPAWN_ERR_NO_RESOURCES = 5,
+  TETHER_SPAWN_ERR_INVALID = 6,
+  TETHER_SPAWN_ERR_LIMIT = 7,
+  TETHER_SPAWN_ERR_UNSUPPORTED = 8,
+  TETHER_SPAWN_ERR_OTHER = 9
+};
+enum { TETHER_OS_ERR_POSIX = 1, TETHER_OS_ERR_WIN32 = 2 };
+
+enum {
+  TETHER_STREAM_STDOUT = 1,
+  TETHER_STREAM_STDERR = 2,
+  TETHER_STREAM_PTY = 3,
+  TETHER_STREAM_STDIN = 4
+};
+
+/* SignalNumber values (classic POSIX numbering, tether's own constants). */
+enum {
+  TETHER_SIG_HUP = 1, TETHER_SIG_INT = 2, TETHER_SIG_QUIT = 3,
+  TETHER_SIG_ILL = 4, TETHER_SIG_TRAP = 5, TETHER_SIG_ABRT = 6,
+  TETHER_SIG_BUS = 7, TETHER_SIG_FPE = 8, TETHER_SIG_KILL = 9,
+  TETHER_SIG_USR1 = 10, TETHER_SIG_SEGV = 11, TETHER_SIG_USR2 = 12,
+  TETHER_SIG_PIPE = 13, TETHER_SIG_ALRM = 14, TETHER_SIG_TERM = 15,
+  TETHER_SIG_CONT = 18, TETHER_SIG_STOP = 19, TETHER_SIG_TSTP = 20,
+  TETHER_SIG_WINCH = 28
+};
+
+/* Wire ErrorCode values. */
+enum {
+  TETHER_WIRE_PROTOCOL = 1,
+  TETHER_WIRE_VERSION_UNSUPPORTED = 2,
+  TETHER_WIRE_UNSUPPORTED = 3,
+  TETHER_WIRE_UNKNOWN_SESSION = 4,
+  TETHER_WIRE_SESSION_EXISTS = 5,
+  TETHER_WIRE_LIMIT = 6,
+  TETHER_WIRE_INTERNAL = 7,
+  TETHER_WIRE_INVALID = 8,
+  TETHER_WIRE_TIMEOUT = 9
+};
+
+typedef struct tether_msg_hello {
+  uint32_t version_min, version_max;
+  uint32_t role;
+  tether_bytes implementation;         /* UTF-8, <= TETHER_NAME_MAX_BYTES */
+  tether_bytes implementation_version; /* UTF-8, <= TETHER_NAME_MAX_BYTES */
+  uint32_t capabilities;               /* TETHER_CAP_BIT() set */
+  uint32_t max_frame_size, max_sessions;
+  uint32_t initial_window, max_window;
+} tether_msg_hello;
+
+typedef struct tether_bytes_list {
+  const tether_bytes *items;
+  size_t count;
+} tether_bytes_list;
+
+typedef struct tether_msg_profile {
+  uint32_t filesystem;
+  tether_bytes_list writable_roots;     /* <= TETHER_PROFILE_MAX_PATHS */
+  tether_bytes_list read_only_subpaths; /* <= TETHER_PROFILE_MAX_PATHS */
+  uint32_t network;
+} tether_msg_profile;
+
+typedef struct tether_msg_spawn {
+  tether_bytes_list argv;  /* <= TETHER_ARGV_MAX_COUNT / _BYTES */
+  uint32_t env_mode;
+  tether_bytes_list env;   /* <= TETHER_ENV_MAX_COUNT / _BYTES */
+  tether_bytes cwd;        /* <= TETHER_PATH_MAX_BYTES */
+  uint32_t io_mode;
+  uint32_t pty_rows, pty_cols;
+  uint32_t stdin_mode;
+  bool merge_stderr;
+  bool has_stdout_cap, has_stderr_cap;
+  uint64_t stdout_cap, stderr_cap;
+  uint32_t timeout_ms;
+  bool has_profile;
+  tether_msg_profile profile;
+  tether_bytes profile_cwd; /* <= TETHER_PATH_MAX_BYTES */
+} tether_msg_spawn;
+
+typedef struct tether_msg_spawn_failed {
+  uint32_t stage;
+  uint32_t error;
+  int64_t os_error;
+  uint32_t os_error_space;
+  tether_bytes message; /* UTF-8, <= TETHER_MESSAGE_MAX_BYTES */
+} tether_msg_spawn_failed;
+
+typedef struct tether_msg_output {
+  uint32_t stream;
+  tether_bytes data;
+  uint64_t offset;
+} tether_msg_output;
+
+typedef struct tether_msg_exited {
+  bool signaled;        /* which arm of the oneof: false = code, true = signal */
+  uint32_t code;
+  uint32_t signal;
+  int32_t raw_signal;
+  bool core_dumped;
+  bool timed_out;
+  bool has_usage;
+  uint64_t user_time_us, system_time_us, max_rss_kib;
+} tether_msg_exited;
+
+typedef struct tether_msg {
+  uint32_t session;
+  tether_msg_type type;
+  union {
+    tether_msg_hello hello;
+    tether_msg_spawn spawn;
+    struct { uint64_t pid; } spawned;
+    tether_msg_spawn_failed spawn_failed;
+    tether_msg_output output;
+    struct { uint32_t stream; uint64_t dropped; } output_truncated;
+    struct { tether_bytes data; uint64_t offset; } stdin_data;
+    struct { uint32_t rows, cols; } resize;
+    struct { uint32_t signal; bool group; } signal;
+    struct { uint32_t grace_ms; } terminate;
+    struct { uint32_t stream; uint64_t bytes; } credit;
+    struct { bool running; uint64_t pid; } status_reply;
+    tether_msg_exited exited;
+    struct { uint32_t code; tether_bytes message; bool fatal; } error;
+    struct { tether_bytes reason; } goodbye;
+  } u;
+} tether_msg;
+
+/* Storage for the lists a decode fills, sized by the limits; a decoder owns
+ * one and reuses it, so decoding never allocates per list item. */
+typedef struct tether_msg_store {
+  tether_bytes argv[TETHER_ARGV_MAX_COUNT];
+  tether_bytes env[TETHER_ENV_MAX_COUNT];
+  tether_bytes writable_roots[TETHER_PROFILE_MAX_PATHS];
+  tether_bytes read_only_subpaths[TETHER_PROFILE_MAX_PATHS];
+} tether_msg_store;
+
+/* Checks every limit and value rule that does not depend on connection
+ * state (text is UTF-8 and within its limit, lists within counts and bytes,
+ * Output/Stdin data non-empty, enum fields of known kinds where the schema
+ * requires one). Both adapters call it after decoding and before encoding,
+ * so the two codecs accept and reject the same frames. Returns 0 or a
+ * TETHER_E* code, with a message naming the field in `why` if non-NULL. */
+int tether_msg_validate(const tether_msg *m, const char **why);
+
+/* "Hello", "Spawn", ... or "unknown". */
+const char *tether_msg_type_name(tether_msg_type t);
+
+#endif

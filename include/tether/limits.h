@@ -1,0 +1,50 @@
+/* tether — every limit in one place.
+ *
+ * Each limit is a named constant; where the embedder may change it, the
+ * options struct of the library has a typed field initialised from the
+ * default here. A value that breaks a limit is refused with the error named
+ * beside it, before anything is allocated for it. There is no "0 means
+ * unlimited".
+ */
+#ifndef TETHER_LIMITS_H
+#define TETHER_LIMITS_H
+
+/* Protocol versions this build speaks. */
+#define TETHER_PROTOCOL_VERSION_MIN 1u
+#define TETHER_PROTOCOL_VERSION_MAX 1u
+
+/* Frame payload length. Default is what a peer accepts unless configured;
+ * the ceiling is the most any peer may announce. TETHER_EFRAME_TOO_LARGE. */
+#define TETHER_FRAME_MAX_DEFAULT (1u << 20)      /* 1 MiB */
+#define TETHER_FRAME_MAX_CEILING (16u << 20)     /* 16 MiB */
+#define TETHER_FRAME_MAX_MINIMUM (64u << 10)     /* 64 KiB: smallest allowed */
+
+/* Spawn request. */
+#define TETHER_ARGV_MAX_COUNT 4096u              /* TETHER_ELIMIT_ARGV_COUNT */
+#define TETHER_ARGV_MAX_BYTES (256u << 10)       /* TETHER_ELIMIT_ARGV_BYTES */
+#define TETHER_ENV_MAX_COUNT 4096u               /* TETHER_ELIMIT_ENV_COUNT */
+#define TETHER_ENV_MAX_BYTES (256u << 10)        /* TETHER_ELIMIT_ENV_BYTES */
+#define TETHER_PATH_MAX_BYTES 4096u              /* TETHER_ELIMIT_PATH (cwd, roots) */
+#define TETHER_PROFILE_MAX_PATHS 64u             /* TETHER_ELIMIT_ROOTS, per list */
+
+/* Text fields (implementation names, error messages). TETHER_ELIMIT_STRING */
+#define TETHER_NAME_MAX_BYTES 64u
+#define TETHER_MESSAGE_MAX_BYTES 1024u
+
+/* Sessions per connection. TETHER_ELIMIT_SESSIONS */
+#define TETHER_SESSIONS_MAX_DEFAULT 1024u
+#define TETHER_SESSIONS_MAX_CEILING 65536u
+
+/* Flow control, per stream. TETHER_ELIMIT_WINDOW */
+#define TETHER_WINDOW_DEFAULT (256u << 10)       /* 256 KiB */
+#define TETHER_WINDOW_MAX (16u << 20)            /* 16 MiB */
+
+/* Time limits, milliseconds. */
+#define TETHER_HANDSHAKE_TIMEOUT_MS 10000u
+#define TETHER_TERMINATE_GRACE_MS 2000u          /* Terminate{grace_ms: 0} */
+
+/* Preface: 8 bytes sent by each side before its first frame. */
+#define TETHER_PREFACE_LEN 8u
+#define TETHER_PREFACE_BYTES "\0TETHER\n"
+
+#endif

@@ -1,0 +1,170 @@
+/* A small test harness (libuv-style): a table of tests, each run in its own
+ * forked process with a timeout, so a crash or hang fails one test only.
+ * The binary doubles as its own helper child: `argv[0] --helper NAME ...`
+ * runs a registered helper instead of the tests.
+ *
+ *   TEST(name) { CHECK(x == 1); CHECK_EQ_INT(a, b); }
+ *   HELPER(name) { ...; return exit_code; }   (argc/argv available)
+ *   TEST_MAIN(TEST_ENTRY(name), ..., HELPER_ENTRY(name), ...)
+ *
+ * Run: ./test_x [name...]   (no names: all tests). Prints one line per test
+ * and "N passed, N failed" at the end; exits non-zero if any failed.
+ * TEST_TIMEOUT (seconds, env) overrides the default of 60 per test.
+ */
+#ifndef TETHER_TEST_HARNESS_H
+#define TETHER_TEST_HARNESS_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct test_entry {
+  const char *name;
+  void (*fn)(void);
+  int (*helper)(int argc, char **argv);
+} test_entry;
+
+static const char *test_argv0;
+
+#define TEST(name) static void test_##name(void)
+#define HELPER(name) static int helper_##name(int argc, char **argv)
+#define TEST_ENTRY(name) { #name, test_##name, NULL }
+#define HELPER_ENTRY(name) { #name, NULL, helper_##name }
+
+#define FAIL(...)                                                         \
+  do {                                                                    \
+    fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);                     \
+    fprintf(stderr, __VA_ARGS__);                                         \
+    fprintf(stderr, "\n");                                                \
+    fflush(stderr);                                                       \
+    _exit(1);                                                             \
+  } while (0)
+
+#define CHECK(cond)                                                       \
+  do {                                                                    \
+    if (!(cond)) FAIL("check failed: %s", #cond);                         \
+  } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                \
+  do {                                                                    \
+    long long a_ = (long long)(a), b_ = (long long)(b);                   \
+    if (a_ != b_) FAIL("%s == %s: %lld != %lld", #a, #b, a_, b_);         \
+  } while (0)
+
+#define CHECK_EQ_STR(a, b)                                                \
+  do {                                                                    \
+    const char *a_ = (a), *b_ = (b);                                      \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                \
+      FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)",      \
+           b_ ? b_ : "(null)");                                           \
+  } while (0)
+
+#define CHECK_EQ_MEM(a, alen, b, blen)                                    \
+  do {                                                                    \
+    size_t al_ = (size_t)(alen), bl_ = (size_t)(blen);                    \
+    if (al_ != bl_ || (al_ && memcmp((a), (b), al_) != 0))                \
+      FAIL("%s == %s: %zu vs %zu bytes differ", #a, #b, al_, bl_);        \
+  } while (0)
+
+/* Checks a tether call returned 0, printing the code's name otherwise. */
+#define CHECK_OK(expr)                                                    \
+  do {                                                                    \
+    int rc_ = (expr);                                                     \
+    if (rc_ != 0) FAIL("%s returned %d (%s)", #expr, rc_, tether_err_name(rc_)); \
+  } while (0)
+
+static inline uint64_t test_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int test_run_one(const test_entry *t, int timeout_s) {
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    return 1;
+  }
+  if (pid == 0) {
+    setpgid(0, 0); /* the test and its children form one group to kill */
+    t->fn();
+    fflush(stdout);
+    _exit(0);
+  }
+  setpgid(pid, pid);
+  uint64_t deadline = test_now_ms() + (uint64_t)timeout_s * 1000u;
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) {
+      perror("waitpid");
+      return 1;
+    }
+    if (test_now_ms() > deadline) {
+      kill(-pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      fprintf(stderr, "  timed out after %d s\n", timeout_s);
+      return 1;
+    }
+    usleep(2000);
+  }
+  kill(-pid, SIGKILL); /* leftovers of the test's own group */
+  if (WIFSIGNALED(status)) {
+    fprintf(stderr, "  killed by signal %d\n", WTERMSIG(status));
+    return 1;
+  }
+  return WEXITSTATUS(status) != 0;
+}
+
+static int test_main(const test_entry *tests, size_t n, int argc, char **argv) {
+  test_argv0 = argv[0];
+  signal(SIGPIPE, SIG_IGN);
+  if (argc >= 3 && strcmp(argv[1], "--helper") == 0) {
+    for (size_t i = 0; i < n; i++)
+      if (tests[i].helper && strcmp(tests[i].name, argv[2]) == 0)
+        return tests[i].helper(argc - 2, argv + 2);
+    fprintf(stderr, "no helper named %s\n", argv[2]);
+    return 2;
+  }
+  int timeout_s = 60;
+  const char *env = getenv("TEST_TIMEOUT");
+  if (env && atoi(env) > 0) timeout_s = atoi(env);
+  int passed = 0, failed = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!tests[i].fn) continue;
+    if (argc > 1) {
+      int want = 0;
+      for (int a = 1; a < argc; a++)
+        if (strcmp(argv[a], tests[i].name) == 0) want = 1;
+      if (!want) continue;
+    }
+    uint64_t t0 = test_now_ms();
+    int bad = test_run_one(&tests[i], timeout_s);
+    printf("%s %s (%" PRIu64 " ms)\n", bad ? "FAIL" : "ok  ", tests[i].name,
+           test_now_ms() - t0);
+    fflush(stdout);
+    if (bad) failed++;
+    else passed++;
+  }
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
+
+#define TEST_MAIN(...)                                                    \
+  int main(int argc, char **argv) {                                       \
+    static const test_entry tests_[] = { __VA_ARGS__ };                   \
+    return test_main(tests_, sizeof tests_ / sizeof tests_[0], argc, argv); \
+  }
+
+#endif
