@@ -46,14 +46,15 @@ extern "C" {
   X(SPAWN, -28, "the runner could not start the command")                   \
   X(RUNNER, -29, "the runner reported an error")                            \
   X(OS, -30, "operating system call failed")                                \
-  X(ADDRESS, -31, "socket path is too long or invalid")
+  X(ADDRESS, -31, "socket path is too long or invalid")                    \
+  X(ADDRINUSE, -32, "socket path already exists")
 
 typedef enum tether_errno {
   TETHER_OK = 0,
 #define TETHER__ERRNO_ENUM(name, value, msg) TETHER_E##name = (value),
   TETHER_ERRNO_MAP(TETHER__ERRNO_ENUM)
 #undef TETHER__ERRNO_ENUM
-  TETHER_E__LAST = -32
+  TETHER_E__LAST = -33
 } tether_errno;
 
 /* A static message for `code` ("unknown error" for codes not in the list).
