@@ -26,6 +26,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The child ends with _exit, which skips LeakSanitizer's exit-time check;
+ * under ASan the harness runs the check explicitly after every test. */
+#if defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define TETHER_TEST_LSAN 1
+#  endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(TETHER_TEST_LSAN)
+#  define TETHER_TEST_LSAN 1
+#endif
+#ifdef TETHER_TEST_LSAN
+#  include <sanitizer/lsan_interface.h>
+#endif
+
 typedef struct test_entry {
   const char *name;
   void (*fn)(void);
@@ -98,6 +112,12 @@ static int test_run_one(const test_entry *t, int timeout_s) {
   if (pid == 0) {
     setpgid(0, 0); /* the test and its children form one group to kill */
     t->fn();
+#ifdef TETHER_TEST_LSAN
+    if (__lsan_do_recoverable_leak_check() != 0) {
+      fprintf(stderr, "  memory leaked\n");
+      _exit(1);
+    }
+#endif
     fflush(stdout);
     _exit(0);
   }

@@ -28,19 +28,27 @@ typedef struct tether_channel_options {
 
 void tether_channel_options_init(tether_channel_options *o);
 
-/* Takes ownership of `t` (also on failure). */
+/* Takes ownership of `t` (also on failure) and makes it non-blocking.
+ * `o` may be NULL for the defaults. TETHER_EINVAL if a frame limit is
+ * outside [1, TETHER_FRAME_MAX_CEILING] or max_pending is 0. */
 int tether_channel_new(tether_transport *t, const tether_channel_options *o,
                        tether_channel **out);
 void tether_channel_free(tether_channel *ch); /* accepts NULL; frees t */
 
 /* Queues one frame (copying the payload). TETHER_EFRAME_TOO_LARGE if above
  * max_frame_out, TETHER_EFRAME_EMPTY if len is 0, TETHER_EAGAIN if the queue
- * is full, TETHER_ECLOSED after the transport failed. */
+ * is full, TETHER_ECLOSED after the transport failed or after
+ * tether_channel_shutdown_write. An empty queue always takes one frame, so a
+ * frame larger than max_pending (up to max_frame_out) can still be sent. */
 int tether_channel_send(tether_channel *ch, const uint8_t *payload, size_t len);
 
 /* Zero-copy variant: returns room for up to `max_payload` bytes in the queue
- * (NULL with *err set on failure), then commit the real length. Only one
- * reservation may be open at a time. */
+ * (NULL with *err set on failure, the same codes as send), then commit the
+ * real length. Only one reservation may be open at a time (TETHER_ESTATE).
+ * The space is bounded by max_payload, not by what is committed. commit
+ * with 0 cancels the reservation (and returns TETHER_EFRAME_EMPTY); a length
+ * above the reservation is TETHER_EINVAL and also closes it. flush may run
+ * while a reservation is open; the pointer stays valid until commit. */
 uint8_t *tether_channel_reserve(tether_channel *ch, size_t max_payload, int *err);
 int tether_channel_commit(tether_channel *ch, size_t payload_len);
 
@@ -58,17 +66,22 @@ size_t tether_channel_pending(const tether_channel *ch);
  * mid-frame, a framing error, or a transport error. Errors are sticky. */
 int tether_channel_recv(tether_channel *ch, const uint8_t **payload, size_t *len);
 
-/* Adjusts limits after the handshake. */
+/* Adjusts limits after the handshake; the input limit applies from the
+ * next frame header. Values are clamped to [1, TETHER_FRAME_MAX_CEILING]. */
 void tether_channel_set_limits(tether_channel *ch, uint32_t max_frame_in,
                                uint32_t max_frame_out);
 
-/* Stops the output side once the queue is flushed (half-close). */
+/* Stops the output side once the queue is flushed (half-close): flushes
+ * what it can now, and the next flush that empties the queue shuts the
+ * transport's write side. Sends fail with TETHER_ECLOSED from here on. */
 int tether_channel_shutdown_write(tether_channel *ch);
 
 tether_os_handle tether_channel_read_handle(tether_channel *ch);
 tether_os_handle tether_channel_write_handle(tether_channel *ch);
 tether_transport *tether_channel_transport(tether_channel *ch);
-/* Message of the last error (framing or transport), "" if none. */
+/* Message of the last error (framing or transport), "" if none. Input and
+ * output fail separately: after a write error, frames the peer sent before
+ * it went away can still be received. */
 const char *tether_channel_error(const tether_channel *ch);
 
 #endif

@@ -35,6 +35,10 @@ typedef struct tether_transport_vtable {
   int (*shutdown_write)(tether_transport *t);
   int (*set_nonblocking)(tether_transport *t, int on);
   void (*free)(tether_transport *t);
+  /* For transports without an OS handle (memory): 1 if a read (or a write
+   * when `for_write`) would not return TETHER_EAGAIN now, else 0. NULL for
+   * transports with handles; tether_transport_wait polls those. */
+  int (*ready)(tether_transport *t, int for_write);
 } tether_transport_vtable;
 
 struct tether_transport {
@@ -57,13 +61,21 @@ void tether_transport_free(tether_transport *t); /* accepts NULL */
  * forever; TETHER_ETIMEDOUT when it elapses. */
 int tether_transport_write_all(tether_transport *t, const void *buf, size_t len,
                                int timeout_ms);
-/* Waits until the transport is readable (or writable if `for_write`). */
+/* Waits until the transport is readable (or writable if `for_write`).
+ * 0 when ready (or at end of stream / error: the next read or write tells),
+ * TETHER_ETIMEDOUT when timeout_ms elapses. EINTR is retried against the same
+ * deadline. A transport without an OS handle (memory) cannot be waited on
+ * from the thread that would feed it: it returns 0 at once if ready and
+ * TETHER_EAGAIN otherwise, whatever the timeout. */
 int tether_transport_wait(tether_transport *t, int for_write, int timeout_ms);
 
 /* ---- implementations ---- */
 
 /* Takes ownership of two descriptors (may be the same one: a socket). Sets
- * CLOEXEC on both. */
+ * CLOEXEC on both. On failure both are closed. Writes to a socket use
+ * MSG_NOSIGNAL; writes to a pipe block SIGPIPE in the calling thread for the
+ * call and consume the one they caused, so the process's signal disposition
+ * is never touched. */
 int tether_transport_fd_new(int read_fd, int write_fd, tether_transport **out);
 /* A connected pair over pipe(2): a->b and b->a (two pipes). */
 int tether_transport_pipe_pair(tether_transport **a, tether_transport **b);
@@ -72,11 +84,19 @@ int tether_transport_socketpair(tether_transport **a, tether_transport **b);
 
 /* Unix-domain stream sockets on a filesystem path. */
 typedef struct tether_listener tether_listener;
+/* Binds and listens on `path`: TETHER_EADDRESS if the path is empty or
+ * longer than sun_path allows, TETHER_EADDRINUSE if anything already exists
+ * there (a stale socket is never removed silently). The socket is CLOEXEC. */
 int tether_listener_unix(const char *path, tether_listener **out);
 /* Waits up to timeout_ms (< 0: forever) for one connection. */
 int tether_listener_accept(tether_listener *l, int timeout_ms, tether_transport **out);
 tether_os_handle tether_listener_handle(tether_listener *l);
 void tether_listener_free(tether_listener *l); /* unlinks the path */
+/* Connects to a listening socket at `path`. A path that does not exist yet
+ * or refuses (ENOENT, ECONNREFUSED, full backlog) is retried every few
+ * milliseconds until timeout_ms elapses (a runner that is still starting),
+ * then TETHER_ETIMEDOUT; timeout_ms 0 tries once. TETHER_EADDRESS for a
+ * path too long for sun_path. */
 int tether_transport_unix_connect(const char *path, int timeout_ms, tether_transport **out);
 
 /* In-memory pair for tests and fuzzers: bytes written to one are read from
