@@ -10,6 +10,21 @@
  * Returns: 0, TETHER_EDECODE (does not parse), a TETHER_ELIMIT_* code or
  * TETHER_EINVAL (parses but breaks a rule); `why` (may be NULL) gets a
  * static or decoder-owned message naming the field.
+ *
+ * Details (added with the implementation):
+ *  - Decoding: a body type this build does not know, or no body, gives
+ *    type TETHER_MSG_NONE and 0. Both decoders first run the same strict
+ *    wire check (codec/wire.h), so they accept exactly the same payloads.
+ *    List counts are checked before any entry is stored. The pbc decoder
+ *    allocates (arena, freed on the next decode or on free; TETHER_ENOMEM if
+ *    that fails); the nanopb decoder never allocates after _new.
+ *  - Encoding: `m` is validated first (same codes as decoding); a
+ *    TETHER_MSG_NONE message cannot be encoded (TETHER_EINVAL); a `cap` too
+ *    small for the frame gives TETHER_EINVAL (use *_encoded_size first).
+ *    `written` may be NULL. Both encoders produce identical bytes. The pbc
+ *    encoder allocates one array for repeated bytes (TETHER_ENOMEM).
+ *  - `why` from an encoder points to a per-thread buffer that the next
+ *    tether_msg_validate() on that thread overwrites.
  */
 #ifndef TETHER_CODEC_H
 #define TETHER_CODEC_H

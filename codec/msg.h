@@ -223,10 +223,15 @@ typedef struct tether_msg_store {
  * Output/Stdin data non-empty, enum fields of known kinds where the schema
  * requires one). Both adapters call it after decoding and before encoding,
  * so the two codecs accept and reject the same frames. Returns 0 or a
- * TETHER_E* code, with a message naming the field in `why` if non-NULL. */
+ * TETHER_E* code, with a message naming the field in `why` if non-NULL.
+ * Rules: text is strict UTF-8 without NUL bytes (protobuf-c carries text as
+ * C strings) -> TETHER_EINVAL; list byte limits are the sum of the entries'
+ * lengths; a non-zero length with a NULL pointer -> TETHER_EINVAL; a `type`
+ * outside tether_msg_type -> TETHER_EINVAL; TETHER_MSG_NONE is valid. `why`
+ * points to a per-thread buffer, valid until the next call on the thread. */
 int tether_msg_validate(const tether_msg *m, const char **why);
 
-/* "Hello", "Spawn", ... or "unknown". */
+/* "Hello", "Spawn", ... or "unknown" (also for TETHER_MSG_NONE). */
 const char *tether_msg_type_name(tether_msg_type t);
 
 #endif
