@@ -1,0 +1,688 @@
+/* The runner's protocol logic: handshake, the connection state machine,
+ * session bookkeeping and every frame the runner sends. No system calls
+ * here; the platform files do those (session_posix.c, loop_posix.c).
+ *
+ * The parent is not trusted: every frame is decoded by nanopb into fixed
+ * storage and validated (tether_msg_validate) before it is looked at, and
+ * anything that breaks the state machine ends the connection with
+ * Error{PROTOCOL, fatal}. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runner_internal.h"
+
+#ifndef TETHER_VERSION_STRING
+#define TETHER_VERSION_STRING "0.0.0"
+#endif
+
+/* How long a control frame may wait for room in a full output queue before
+ * the parent is considered stalled. */
+#define STALL_MS 10000
+/* After the shutdown SIGKILL, how long to wait for pipes held open by
+ * processes outside the group before giving up on their output. */
+#define ABANDON_MS 1000u
+
+const char *tether_runner_version(void) { return TETHER_VERSION_STRING; }
+
+void tether_runner_options_init(tether_runner_options *o) {
+  memset(o, 0, sizeof *o);
+  o->max_sessions = TETHER_SESSIONS_MAX_DEFAULT;
+  o->max_frame_size = TETHER_FRAME_MAX_DEFAULT;
+  o->handshake_timeout_ms = TETHER_HANDSHAKE_TIMEOUT_MS;
+  o->terminate_grace_ms = TETHER_TERMINATE_GRACE_MS;
+  o->shutdown_grace_ms = TETHER_RUNNER_SHUTDOWN_GRACE_MS;
+  o->output_high_water = TETHER_RUNNER_OUTPUT_HIGH_WATER_DEFAULT;
+  o->stdin_queue_max = TETHER_RUNNER_STDIN_QUEUE_DEFAULT;
+  o->name = "tether-runner";
+  o->child_watch = TETHER_RUNNER_WATCH_AUTO;
+}
+
+uint64_t tether__runner_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void tether__runner_escape(char *dst, size_t cap, const uint8_t *src, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  size_t o = 0;
+  if (!cap) return;
+  for (size_t i = 0; i < len && o + 1 < cap; i++) {
+    uint8_t c = src[i];
+    if (c >= 0x20 && c < 0x7f) {
+      dst[o++] = (char)c;
+    } else {
+      if (o + 5 >= cap) break;
+      dst[o++] = '\\';
+      dst[o++] = 'x';
+      dst[o++] = hex[c >> 4];
+      dst[o++] = hex[c & 15];
+    }
+  }
+  dst[o] = '\0';
+}
+
+static int check_options(const tether_runner_options *o) {
+  if (o->max_sessions < 1 || o->max_sessions > TETHER_SESSIONS_MAX_CEILING) return TETHER_EINVAL;
+  if (o->max_frame_size < TETHER_FRAME_MAX_MINIMUM || o->max_frame_size > TETHER_FRAME_MAX_CEILING)
+    return TETHER_EINVAL;
+  if (o->handshake_timeout_ms < 1 || o->terminate_grace_ms < 1 || o->shutdown_grace_ms < 1)
+    return TETHER_EINVAL;
+  if (o->output_high_water < TETHER__RUNNER_READ_CHUNK || o->stdin_queue_max < 1) return TETHER_EINVAL;
+  if (!o->name || strlen(o->name) > TETHER_NAME_MAX_BYTES) return TETHER_EINVAL;
+  if ((unsigned)o->child_watch > TETHER_RUNNER_WATCH_SIGCHLD) return TETHER_EINVAL;
+  return 0;
+}
+
+/* ------------------------------------------------------------ sending */
+
+/* Encodes `m` straight into the channel's output queue (no extra copy). */
+static int send_msg(tether__runner *r, const tether_msg *m) {
+  if (r->channel_dead) return TETHER_ECLOSED;
+  size_t size = tether_nanopb_encoded_size(m);
+  if (size == 0) return TETHER_EINVAL; /* a bug: our own frame does not validate */
+  int err = 0;
+  uint8_t *buf = tether_channel_reserve(r->ch, size, &err);
+  if (!buf && err == TETHER_EAGAIN) {
+    /* Queue full: the parent has a bounded time to read before it counts
+     * as stalled. Only control frames get here; Output stops earlier at the
+     * high-water mark. */
+    err = tether_channel_flush_wait(r->ch, STALL_MS);
+    if (err == 0) buf = tether_channel_reserve(r->ch, size, &err);
+  }
+  if (!buf) {
+    r->channel_dead = true;
+    return err;
+  }
+  size_t written = 0;
+  const char *why = NULL;
+  err = tether_nanopb_encode(m, buf, size, &written, &why);
+  if (err < 0) {
+    tether_channel_commit(r->ch, 0); /* cancels the reservation */
+    return err;
+  }
+  return tether_channel_commit(r->ch, written);
+}
+
+__attribute__((format(printf, 5, 6)))
+static void send_error(tether__runner *r, uint32_t session, uint32_t code, bool fatal,
+                       const char *fmt, ...) {
+  char raw[512], msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(raw, sizeof raw, fmt, ap);
+  va_end(ap);
+  tether__runner_escape(msg, sizeof msg, (const uint8_t *)raw, strlen(raw));
+  tether_msg m;
+  memset(&m, 0, sizeof m);
+  m.session = session;
+  m.type = TETHER_MSG_ERROR;
+  m.u.error.code = code;
+  m.u.error.fatal = fatal;
+  m.u.error.message.data = (const uint8_t *)msg;
+  m.u.error.message.len = strlen(msg);
+  (void)send_msg(r, &m);
+}
+
+/* Error{code, fatal}, then the connection closes with `result`. */
+__attribute__((format(printf, 4, 5)))
+static void fatal(tether__runner *r, uint32_t code, int result, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (r->state != TETHER__CLOSING) send_error(r, 0, code, true, "%s", msg);
+  tether__runner_close(r, result, "%s", msg);
+}
+
+static void send_spawn_failed(tether__runner *r, uint32_t session, uint32_t stage,
+                              uint32_t error, int os_error, const char *message) {
+  char msg[512];
+  tether__runner_escape(msg, sizeof msg, (const uint8_t *)message, strlen(message));
+  tether_msg m;
+  memset(&m, 0, sizeof m);
+  m.session = session;
+  m.type = TETHER_MSG_SPAWN_FAILED;
+  m.u.spawn_failed.stage = stage;
+  m.u.spawn_failed.error = error;
+  m.u.spawn_failed.os_error = os_error;
+  m.u.spawn_failed.os_error_space = os_error ? TETHER_OS_ERR_POSIX : 0;
+  m.u.spawn_failed.message.data = (const uint8_t *)msg;
+  m.u.spawn_failed.message.len = strlen(msg);
+  (void)send_msg(r, &m);
+}
+
+bool tether__runner_backpressured(const tether__runner *r) {
+  return !r->channel_dead && tether_channel_pending(r->ch) > r->opt.output_high_water;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+int tether__runner_init(tether__runner *r, const tether_runner_options *o,
+                        tether_transport *t) {
+  int rc;
+  memset(r, 0, sizeof *r);
+  r->watch.sigchld_fd = -1;
+  if (o) r->opt = *o;
+  else tether_runner_options_init(&r->opt);
+  rc = check_options(&r->opt);
+  if (rc < 0) {
+    tether_transport_free(t);
+    snprintf(r->why, sizeof r->why, "invalid runner options");
+    return rc;
+  }
+
+  tether_channel_options co;
+  tether_channel_options_init(&co);
+  co.max_frame_in = r->opt.max_frame_size;
+  co.max_frame_out = TETHER_FRAME_MAX_MINIMUM; /* every peer takes this much */
+  /* Output stops at the high-water mark; the slack holds the control
+   * frames (Exited, errors, replies) a turn can add beyond it. */
+  co.max_pending = r->opt.output_high_water + (4u << 20);
+  rc = tether_channel_new(t, &co, &r->ch); /* owns t from here, even on failure */
+  if (rc < 0) goto fail;
+  rc = tether_nanopb_decoder_new(&r->dec);
+  if (rc < 0) goto fail;
+  rc = TETHER_ENOMEM;
+  r->read_buf = malloc(TETHER__RUNNER_READ_CHUNK);
+  r->sessions = calloc(r->opt.max_sessions, sizeof *r->sessions);
+  if (!r->read_buf || !r->sessions) goto fail;
+  r->read_chunk = TETHER_FRAME_MAX_MINIMUM - TETHER__OUTPUT_OVERHEAD;
+  rc = tether__exitwatch_init(&r->watch, r->opt.child_watch);
+  if (rc < 0) {
+    snprintf(r->why, sizeof r->why, "cannot watch child exits: %s", tether_strerror(rc));
+    goto fail;
+  }
+
+  tether_msg hello;
+  tether_hello_init(&hello, TETHER_ROLE_RUNNER, r->opt.name,
+                    TETHER_CAP_BIT(TETHER_CAP_PIPES) | TETHER_CAP_BIT(TETHER_CAP_SIGNALS) |
+                        TETHER_CAP_BIT(TETHER_CAP_PROCESS_GROUPS) |
+                        TETHER_CAP_BIT(TETHER_CAP_RESOURCE_USAGE),
+                    r->opt.max_frame_size, r->opt.max_sessions);
+  /* No Credit frames are honoured yet: announce no window. */
+  hello.u.hello.initial_window = 0;
+  hello.u.hello.max_window = 0;
+  r->hello = hello.u.hello;
+  rc = send_msg(r, &hello);
+  if (rc < 0) {
+    snprintf(r->why, sizeof r->why, "cannot queue Hello: %s", tether_strerror(rc));
+    goto fail;
+  }
+  r->state = TETHER__HANDSHAKE;
+  r->handshake_deadline = tether__runner_now_ms() + r->opt.handshake_timeout_ms;
+  return 0;
+fail:
+  if (!r->why[0]) snprintf(r->why, sizeof r->why, "runner setup failed: %s", tether_strerror(rc));
+  tether__runner_free(r);
+  return rc;
+}
+
+void tether__runner_free(tether__runner *r) {
+  for (size_t i = 0; i < r->nsessions; i++) {
+    tether__session_kill_now(r->sessions[i]);
+    tether__session_release(r->sessions[i]);
+    free(r->sessions[i]);
+  }
+  r->nsessions = 0;
+  free(r->sessions);
+  r->sessions = NULL;
+  tether__exitwatch_free(&r->watch);
+  tether_nanopb_decoder_free(r->dec);
+  r->dec = NULL;
+  free(r->read_buf);
+  r->read_buf = NULL;
+  tether_channel_free(r->ch);
+  r->ch = NULL;
+}
+
+static void terminate(tether__runner *r, tether__session *s, uint32_t grace_ms) {
+  tether__session_terminate(s);
+  uint64_t at = tether__runner_now_ms() + grace_ms;
+  if (!s->kill_at || at < s->kill_at) s->kill_at = at;
+}
+
+void tether__runner_close(tether__runner *r, int result, const char *fmt, ...) {
+  if (r->state == TETHER__CLOSING) return;
+  r->state = TETHER__CLOSING;
+  r->input_done = true;
+  r->result = result;
+  if (fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+  }
+  /* After a fatal error nothing more goes out (the Error said we close);
+   * after Goodbye or end of input the sessions' last output and Exited
+   * frames still go out while the channel takes them. */
+  if (result != 0) r->stop_output = true;
+  uint64_t now = tether__runner_now_ms();
+  for (size_t i = 0; i < r->nsessions; i++) tether__session_terminate(r->sessions[i]);
+  r->shutdown_kill_at = now + r->opt.shutdown_grace_ms;
+  r->shutdown_abandon_at = r->shutdown_kill_at + ABANDON_MS;
+}
+
+bool tether__runner_done(const tether__runner *r) {
+  return r->state == TETHER__CLOSING && r->nsessions == 0;
+}
+
+/* ------------------------------------------------------------ sessions */
+
+static tether__session *find(tether__runner *r, uint32_t id) {
+  for (size_t i = 0; i < r->nsessions; i++)
+    if (r->sessions[i]->id == id) return r->sessions[i];
+  return NULL;
+}
+
+static void handle_spawn(tether__runner *r, const tether_msg *m) {
+  uint32_t id = m->session;
+  if (find(r, id)) {
+    send_error(r, id, TETHER_WIRE_SESSION_EXISTS, false, "session %u is still running", id);
+    return;
+  }
+  if (r->nsessions >= r->opt.max_sessions) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "too many concurrent sessions (limit %u)", r->opt.max_sessions);
+    send_spawn_failed(r, id, TETHER_STAGE_LIMITS, TETHER_SPAWN_ERR_LIMIT, 0, msg);
+    return;
+  }
+  tether__session *s = calloc(1, sizeof *s);
+  if (!s) {
+    send_spawn_failed(r, id, TETHER_STAGE_SETUP, TETHER_SPAWN_ERR_NO_RESOURCES, 0,
+                      "out of memory");
+    return;
+  }
+  s->id = id;
+  tether__spawn_out so;
+  if (tether__session_start(r, s, &m->u.spawn, &so) < 0) {
+    free(s);
+    send_spawn_failed(r, id, so.stage, so.error, so.os_error, so.message);
+    return;
+  }
+  if (m->u.spawn.timeout_ms) s->timeout_at = tether__runner_now_ms() + m->u.spawn.timeout_ms;
+  r->sessions[r->nsessions++] = s;
+
+  tether_msg out;
+  memset(&out, 0, sizeof out);
+  out.session = id;
+  out.type = TETHER_MSG_SPAWNED;
+  out.u.spawned.pid = (uint64_t)s->proc.pid;
+  (void)send_msg(r, &out);
+}
+
+static void handle_stdin(tether__runner *r, tether__session *s, const tether_msg *m) {
+  const tether_bytes d = m->u.stdin_data.data;
+  if (!s->stdin_pipe_mode) {
+    send_error(r, s->id, TETHER_WIRE_INVALID, false, "session %u has no stdin pipe", s->id);
+    return;
+  }
+  if (s->stdin_closed) {
+    send_error(r, s->id, TETHER_WIRE_INVALID, false, "stdin of session %u is closed", s->id);
+    return;
+  }
+  if (m->u.stdin_data.offset != s->stdin_offset) {
+    send_error(r, s->id, TETHER_WIRE_INVALID, false,
+               "Stdin offset %llu, expected %llu (no gaps or overlaps)",
+               (unsigned long long)m->u.stdin_data.offset,
+               (unsigned long long)s->stdin_offset);
+    return;
+  }
+  if (s->in_len + d.len > r->opt.stdin_queue_max) {
+    send_error(r, s->id, TETHER_WIRE_LIMIT, false,
+               "stdin queue of session %u is full (%zu bytes queued, limit %zu)", s->id,
+               s->in_len, r->opt.stdin_queue_max);
+    return;
+  }
+  s->stdin_offset += d.len;
+  if (s->stdin_fd < 0) return; /* the child closed its stdin: dropped */
+  size_t off = 0;
+  if (s->in_len == 0) {
+    long n = tether__session_write_stdin(s, d.data, d.len);
+    if (n < 0 && n != TETHER_EAGAIN) return; /* broken: dropped */
+    if (n > 0) off = (size_t)n;
+  }
+  if (off < d.len) {
+    size_t need = s->in_len + (d.len - off);
+    if (need > s->in_cap) {
+      size_t cap = s->in_cap ? s->in_cap : 4096;
+      while (cap < need) cap *= 2;
+      if (cap > r->opt.stdin_queue_max) cap = r->opt.stdin_queue_max;
+      uint8_t *nb = realloc(s->in_buf, cap);
+      if (!nb) {
+        send_error(r, s->id, TETHER_WIRE_INTERNAL, false, "out of memory for stdin");
+        return;
+      }
+      s->in_buf = nb;
+      s->in_cap = cap;
+    }
+    memcpy(s->in_buf + s->in_len, d.data + off, d.len - off);
+    s->in_len += d.len - off;
+  }
+}
+
+void tether__runner_on_stdin_writable(tether__runner *r, tether__session *s) {
+  (void)r;
+  while (s->in_len > 0 && s->stdin_fd >= 0) {
+    long n = tether__session_write_stdin(s, s->in_buf, s->in_len);
+    if (n == TETHER_EAGAIN) return;
+    if (n < 0) break; /* broken: the session dropped the pipe */
+    memmove(s->in_buf, s->in_buf + n, s->in_len - (size_t)n);
+    s->in_len -= (size_t)n;
+  }
+  if (s->stdin_fd < 0) s->in_len = 0;
+  if (s->in_len == 0) {
+    free(s->in_buf);
+    s->in_buf = NULL;
+    s->in_cap = 0;
+    if (s->stdin_closed) tether__session_close_stdin(s);
+  }
+}
+
+static void handle_session_frame(tether__runner *r, const tether_msg *m) {
+  if (m->type == TETHER_MSG_SPAWN) {
+    handle_spawn(r, m);
+    return;
+  }
+  tether__session *s = find(r, m->session);
+  if (!s) {
+    send_error(r, m->session, TETHER_WIRE_UNKNOWN_SESSION, false, "no session %u (%s)",
+               m->session, tether_msg_type_name(m->type));
+    return;
+  }
+  switch (m->type) {
+  case TETHER_MSG_STDIN:
+    handle_stdin(r, s, m);
+    break;
+  case TETHER_MSG_STDIN_CLOSE:
+    if (!s->stdin_closed) {
+      s->stdin_closed = true;
+      if (s->in_len == 0) tether__session_close_stdin(s);
+    }
+    break;
+  case TETHER_MSG_RESIZE:
+    send_error(r, s->id, TETHER_WIRE_UNSUPPORTED, false,
+               "Resize: session %u is not a terminal session", s->id);
+    break;
+  case TETHER_MSG_SIGNAL: {
+    int sig = tether__signal_to_os(m->u.signal.signal);
+    if (!sig) {
+      send_error(r, s->id, TETHER_WIRE_UNSUPPORTED, false, "signal %u is not supported",
+                 m->u.signal.signal);
+      break;
+    }
+    tether__session_signal(s, sig, m->u.signal.group);
+    break;
+  }
+  case TETHER_MSG_TERMINATE:
+    terminate(r, s, m->u.terminate.grace_ms ? m->u.terminate.grace_ms
+                                            : r->opt.terminate_grace_ms);
+    break;
+  case TETHER_MSG_STATUS_REQUEST: {
+    tether_msg out;
+    memset(&out, 0, sizeof out);
+    out.session = s->id;
+    out.type = TETHER_MSG_STATUS_REPLY;
+    out.u.status_reply.running = !s->proc.reaped;
+    out.u.status_reply.pid = (uint64_t)s->proc.pid;
+    (void)send_msg(r, &out);
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+static void handle_hello(tether__runner *r, const tether_msg *m) {
+  if (m->type != TETHER_MSG_HELLO) {
+    fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL,
+          "expected Hello as the first frame, got %s", tether_msg_type_name(m->type));
+    return;
+  }
+  if (m->session != 0) {
+    fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL, "Hello on session %u, not 0", m->session);
+    return;
+  }
+  char msg[256];
+  tether_agreement ag;
+  int rc = tether_hello_agree(&r->hello, &m->u.hello, TETHER_ROLE_PARENT, &ag, msg, sizeof msg);
+  if (rc == TETHER_EVERSION) {
+    fatal(r, TETHER_WIRE_VERSION_UNSUPPORTED, TETHER_EVERSION, "%s", msg);
+    return;
+  }
+  if (rc < 0) {
+    fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL, "bad Hello: %s", msg);
+    return;
+  }
+  r->max_frame_out = ag.max_frame_out;
+  tether_channel_set_limits(r->ch, r->opt.max_frame_size, ag.max_frame_out);
+  size_t chunk = ag.max_frame_out - TETHER__OUTPUT_OVERHEAD;
+  r->read_chunk = chunk < TETHER__RUNNER_READ_CHUNK ? chunk : TETHER__RUNNER_READ_CHUNK;
+  r->state = TETHER__READY;
+  r->handshake_deadline = 0;
+}
+
+static void handle_payload(tether__runner *r, const uint8_t *p, size_t n) {
+  tether_msg m;
+  const char *why = NULL;
+  int rc = tether_nanopb_decode(r->dec, p, n, &m, &why);
+  if (rc < 0) {
+    fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL, "bad frame from the parent: %s (%s)",
+          why ? why : "does not decode", tether_err_name(rc));
+    return;
+  }
+  if (r->state == TETHER__HANDSHAKE) {
+    handle_hello(r, &m);
+    return;
+  }
+  switch (m.type) {
+  case TETHER_MSG_NONE:
+    send_error(r, m.session, TETHER_WIRE_UNSUPPORTED, false,
+               "frame with no body or an unknown body type");
+    return;
+  case TETHER_MSG_HELLO:
+    fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL, "second Hello");
+    return;
+  case TETHER_MSG_GOODBYE:
+    tether__runner_close(r, 0, NULL);
+    return;
+  case TETHER_MSG_ERROR:
+    if (m.u.error.fatal) {
+      char text[256];
+      tether__runner_escape(text, sizeof text, m.u.error.message.data, m.u.error.message.len);
+      tether__runner_close(r,
+                           m.u.error.code == TETHER_WIRE_VERSION_UNSUPPORTED ? TETHER_EVERSION
+                                                                             : TETHER_EPROTOCOL,
+                           "the parent sent a fatal error: %s", text);
+    }
+    return; /* a non-fatal error from the parent needs no answer */
+  case TETHER_MSG_CREDIT:
+    return; /* flow control is not offered (no FLOW_CONTROL capability) */
+  case TETHER_MSG_SPAWNED:
+  case TETHER_MSG_SPAWN_FAILED:
+  case TETHER_MSG_OUTPUT:
+  case TETHER_MSG_OUTPUT_TRUNCATED:
+  case TETHER_MSG_STATUS_REPLY:
+  case TETHER_MSG_EXITED:
+    fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL, "%s is a runner-to-parent frame",
+          tether_msg_type_name(m.type));
+    return;
+  default:
+    break;
+  }
+  if (m.session == 0) {
+    fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL, "%s on session 0 (the connection)",
+          tether_msg_type_name(m.type));
+    return;
+  }
+  handle_session_frame(r, &m);
+}
+
+void tether__runner_on_input(tether__runner *r) {
+  while (!r->input_done && !tether__runner_backpressured(r)) {
+    const uint8_t *p;
+    size_t n;
+    int rc = tether_channel_recv(r->ch, &p, &n);
+    if (rc == 0) return;
+    if (rc == 1) {
+      handle_payload(r, p, n);
+      continue;
+    }
+    switch (rc) {
+    case TETHER_ECLOSED:
+      if (r->state == TETHER__HANDSHAKE)
+        tether__runner_close(r, TETHER_ECLOSED, "the parent closed the connection before its Hello");
+      else
+        tether__runner_close(r, 0, NULL);
+      break;
+    case TETHER_EPREFACE:
+      fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPREFACE,
+            "not a tether peer: the parent's first bytes are not the tether preface");
+      break;
+    case TETHER_EFRAME_EMPTY:
+    case TETHER_EFRAME_TOO_LARGE:
+      fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL, "%s", tether_channel_error(r->ch));
+      break;
+    case TETHER_ETRUNCATED:
+      tether__runner_close(r, rc, "the parent closed the connection in the middle of a frame");
+      break;
+    default:
+      tether__runner_close(r, rc, "reading from the parent failed: %s", tether_channel_error(r->ch));
+      break;
+    }
+    return;
+  }
+}
+
+/* ------------------------------------------------------------ output */
+
+static void emit(tether__runner *r, tether__session *s, tether__stream *st,
+                 const uint8_t *data, size_t n) {
+  size_t send = n;
+  if (st->capped) {
+    if (send > st->cap) send = (size_t)st->cap;
+    st->cap -= send;
+    st->dropped += n - send;
+  }
+  if (send == 0) return;
+  if (!r->stop_output) {
+    tether_msg m;
+    memset(&m, 0, sizeof m);
+    m.session = s->id;
+    m.type = TETHER_MSG_OUTPUT;
+    m.u.output.stream = st->wire;
+    m.u.output.data.data = data;
+    m.u.output.data.len = send;
+    m.u.output.offset = st->offset;
+    (void)send_msg(r, &m);
+  }
+  st->offset += send;
+}
+
+void tether__runner_on_output(tether__runner *r, tether__session *s, int i) {
+  tether__stream *st = &s->out[i];
+  for (int k = 0; k < TETHER__READS_PER_TURN && st->fd >= 0; k++) {
+    if (tether__runner_backpressured(r)) return;
+    long n = tether__session_read(s, i, r->read_buf, r->read_chunk);
+    if (n == TETHER_EAGAIN) return;
+    if (n <= 0) {
+      tether__session_close_stream(s, i); /* EOF (or an error, treated as EOF) */
+      return;
+    }
+    emit(r, s, st, r->read_buf, (size_t)n);
+  }
+}
+
+static void finish(tether__runner *r, tether__session *s) {
+  if (!r->stop_output) {
+    tether_msg m;
+    for (int i = 0; i < 2; i++) {
+      if (!s->out[i].dropped) continue;
+      memset(&m, 0, sizeof m);
+      m.session = s->id;
+      m.type = TETHER_MSG_OUTPUT_TRUNCATED;
+      m.u.output_truncated.stream = s->out[i].wire;
+      m.u.output_truncated.dropped = s->out[i].dropped;
+      (void)send_msg(r, &m);
+    }
+    memset(&m, 0, sizeof m);
+    m.session = s->id;
+    m.type = TETHER_MSG_EXITED;
+    tether__session_exit_info(s, &m.u.exited);
+    m.u.exited.timed_out = s->timed_out;
+    (void)send_msg(r, &m);
+  }
+  tether__session_release(s);
+  free(s->in_buf);
+  free(s);
+}
+
+void tether__runner_reap_finished(tether__runner *r) {
+  for (size_t i = r->nsessions; i-- > 0;) {
+    tether__session *s = r->sessions[i];
+    if (!s->proc.reaped || s->out[0].fd >= 0 || s->out[1].fd >= 0) continue;
+    r->sessions[i] = r->sessions[--r->nsessions];
+    r->sessions[r->nsessions] = NULL;
+    finish(r, s);
+  }
+}
+
+/* ------------------------------------------------------------ timers */
+
+static void next_timer(uint64_t at, uint64_t now, int64_t *best) {
+  if (!at) return;
+  int64_t d = at > now ? (int64_t)(at - now) : 0;
+  if (*best < 0 || d < *best) *best = d;
+}
+
+int tether__runner_on_timers(tether__runner *r, uint64_t now) {
+  int64_t best = -1;
+  if (r->state == TETHER__HANDSHAKE && r->handshake_deadline) {
+    if (now >= r->handshake_deadline) {
+      fatal(r, TETHER_WIRE_TIMEOUT, TETHER_ETIMEDOUT,
+            "no Hello from the parent within %u ms", r->opt.handshake_timeout_ms);
+    } else {
+      next_timer(r->handshake_deadline, now, &best);
+    }
+  }
+  for (size_t i = 0; i < r->nsessions; i++) {
+    tether__session *s = r->sessions[i];
+    if (s->timeout_at && now >= s->timeout_at) {
+      s->timeout_at = 0;
+      if (!s->proc.reaped) {
+        s->timed_out = true;
+        terminate(r, s, r->opt.terminate_grace_ms);
+      }
+    }
+    if (s->kill_at && now >= s->kill_at) {
+      s->kill_at = 0;
+      tether__session_kill_now(s);
+    }
+    next_timer(s->timeout_at, now, &best);
+    next_timer(s->kill_at, now, &best);
+  }
+  if (r->state == TETHER__CLOSING && r->nsessions) {
+    if (!r->shutdown_killed && now >= r->shutdown_kill_at) {
+      r->shutdown_killed = true;
+      for (size_t i = 0; i < r->nsessions; i++) tether__session_kill_now(r->sessions[i]);
+    }
+    if (now >= r->shutdown_abandon_at) {
+      /* Pipes still held by processes that left the group, or output the
+       * parent will not read: stop waiting for them. */
+      for (size_t i = 0; i < r->nsessions; i++) {
+        tether__session *s = r->sessions[i];
+        tether__session_close_stream(s, 0);
+        tether__session_close_stream(s, 1);
+        tether__session_kill_now(s);
+        tether__proc_reap_blocking(&s->proc);
+      }
+    } else {
+      next_timer(r->shutdown_killed ? r->shutdown_abandon_at : r->shutdown_kill_at, now, &best);
+    }
+  }
+  if (best > 60000) best = 60000;
+  return (int)best;
+}

@@ -1,0 +1,150 @@
+/* Runner internals: the connection state, sessions, and the seams between
+ * the shared protocol logic (runner.c) and the platform files
+ * (*_posix.c). Not installed. */
+#ifndef TETHER_RUNNER_INTERNAL_H
+#define TETHER_RUNNER_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tether/runner.h"
+#include "codec/codec.h"
+#include "codec/hello.h"
+#include "transport/channel.h"
+
+#include "proc_posix.h"
+
+/* Output read size: one Output frame carries at most this many data bytes
+ * (further bounded by the peer's max frame size minus framing overhead). */
+#define TETHER__RUNNER_READ_CHUNK (64u << 10)
+/* Room for an Output frame's non-data fields (session, stream, offset,
+ * tags and lengths). */
+#define TETHER__OUTPUT_OVERHEAD 64u
+/* Reads per output fd per loop turn, so one chatty child cannot starve the
+ * others or the channel. */
+#define TETHER__READS_PER_TURN 4
+
+typedef struct tether__stream {
+  int fd;            /* parent end of the pipe; -1 after EOF */
+  uint32_t wire;     /* TETHER_STREAM_STDOUT / _STDERR */
+  uint64_t offset;   /* bytes sent so far (the next Output's offset) */
+  bool capped;
+  uint64_t cap;      /* bytes we may still send, when capped */
+  uint64_t dropped;  /* bytes read past the cap */
+} tether__stream;
+
+typedef struct tether__session {
+  uint32_t id;
+  tether__proc proc;          /* platform process state (pid, pidfd, status) */
+  tether__stream out[2];      /* [0] stdout, [1] stderr */
+  /* stdin */
+  int stdin_fd;               /* -1: none (NULL mode), closed, or broken */
+  bool stdin_pipe_mode;       /* Stdin frames are accepted */
+  bool stdin_closed;          /* StdinClose received */
+  bool stdin_broken;          /* the child closed its end: data is dropped */
+  uint64_t stdin_offset;      /* next expected Stdin offset */
+  uint8_t *in_buf;            /* queued bytes not yet taken by the pipe */
+  size_t in_len, in_cap;
+  /* timers (monotonic ms, 0 = not armed) */
+  uint64_t timeout_at;        /* Spawn.timeout_ms deadline */
+  uint64_t kill_at;           /* SIGKILL after a Terminate grace */
+  bool timed_out;
+} tether__session;
+
+typedef enum tether__conn_state {
+  TETHER__HANDSHAKE = 0, /* waiting for the parent's Hello */
+  TETHER__READY,         /* serving */
+  TETHER__CLOSING        /* no more input: ending sessions, then exit */
+} tether__conn_state;
+
+typedef struct tether__runner {
+  tether_runner_options opt;
+  tether_channel *ch;
+  tether_nanopb_decoder *dec;
+  tether__conn_state state;
+  tether_msg_hello hello;     /* ours */
+  uint32_t max_frame_out;     /* the parent's limit, once agreed */
+  size_t read_chunk;          /* data bytes per Output frame */
+  uint8_t *read_buf;          /* read_chunk bytes */
+  bool channel_dead;          /* writes failed: discard further output */
+  bool stop_output;           /* a fatal Error went out: send nothing more */
+  bool input_done;            /* stop reading the channel */
+  /* sessions: dense array of pointers, unordered */
+  tether__session **sessions;
+  size_t nsessions;
+  /* timers */
+  uint64_t handshake_deadline;
+  uint64_t shutdown_kill_at;  /* CLOSING: SIGKILL every group */
+  uint64_t shutdown_abandon_at; /* CLOSING: stop waiting for pipe EOF */
+  bool shutdown_killed;
+  /* outcome */
+  int result;                 /* first error, or 0 */
+  char why[256];
+  tether__exitwatch watch;
+} tether__runner;
+
+/* ---- runner.c: shared protocol logic ---- */
+int tether__runner_init(tether__runner *r, const tether_runner_options *o,
+                        tether_transport *t);
+void tether__runner_free(tether__runner *r);
+/* Handles every complete frame the channel has; stops at AGAIN. */
+void tether__runner_on_input(tether__runner *r);
+/* Output of session `s`, stream index i, is readable (or hung up). */
+void tether__runner_on_output(tether__runner *r, tether__session *s, int i);
+/* Called after a turn: sends Exited for finished sessions and frees them. */
+void tether__runner_reap_finished(tether__runner *r);
+/* Timers; returns ms until the next one (-1: none). */
+int tether__runner_on_timers(tether__runner *r, uint64_t now);
+/* Enter CLOSING: stop input, terminate all sessions. */
+void tether__runner_close(tether__runner *r, int result, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* True when serving is over (CLOSING and no sessions left). */
+bool tether__runner_done(const tether__runner *r);
+/* True while channel output is above the high-water mark. */
+bool tether__runner_backpressured(const tether__runner *r);
+/* Writes queued stdin for `s`; closes the pipe when StdinClose is due. */
+void tether__runner_on_stdin_writable(tether__runner *r, tether__session *s);
+
+uint64_t tether__runner_now_ms(void);
+/* Copies `src` into dst as printable ASCII (others as \xNN), NUL-terminated,
+ * truncated to fit; safe for UTF-8 text fields. */
+void tether__runner_escape(char *dst, size_t cap, const uint8_t *src, size_t len);
+
+/* ---- session_posix.c: one session's process and pipes ---- */
+/* Spawns `req` for `s` (pid, pidfd, pipes, streams set up). -1 with `so`
+ * describing the failure; nothing is left open then. */
+int tether__session_start(tether__runner *r, tether__session *s,
+                          const tether_msg_spawn *req, tether__spawn_out *so);
+/* > 0 bytes, 0 at EOF, TETHER_EAGAIN, or another negative code (treat as
+ * EOF). */
+long tether__session_read(tether__session *s, int i, uint8_t *buf, size_t len);
+/* Bytes written, TETHER_EAGAIN, or TETHER_ECLOSED after the child closed
+ * its stdin (the pipe is then closed and stdin_broken set). */
+long tether__session_write_stdin(tether__session *s, const uint8_t *p, size_t n);
+void tether__session_close_stdin(tether__session *s);
+void tether__session_close_stream(tether__session *s, int i);
+void tether__session_signal(tether__session *s, int os_sig, bool group);
+/* SIGTERM (+ SIGCONT, so a stopped group can act on it) to the group. */
+void tether__session_terminate(tether__session *s);
+/* SIGKILL to the group. */
+void tether__session_kill_now(tether__session *s);
+/* Fills code/signal/usage from the reaped status. */
+void tether__session_exit_info(const tether__session *s, tether_msg_exited *e);
+/* Closes every descriptor; kills and reaps the child if still unreaped. */
+void tether__session_release(tether__session *s);
+
+/* ---- signal_posix.c ---- */
+/* OS signal for a portable SignalNumber; 0 if unknown. */
+int tether__signal_to_os(uint32_t portable);
+/* Portable number for an OS signal; 0 if it has none. */
+uint32_t tether__signal_from_os(int sig);
+
+/* ---- loop_posix.c ---- */
+int tether__runner_serve(tether__runner *r);
+/* tether_runner_serve_fds over any transport (takes ownership of `t`);
+ * used by tether-runner for Unix sockets. */
+int tether__runner_serve_transport(const tether_runner_options *o, tether_transport *t);
+
+#endif

@@ -1,0 +1,127 @@
+/* One session's process and pipes on POSIX. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runner_internal.h"
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+int tether__session_start(tether__runner *r, tether__session *s,
+                          const tether_msg_spawn *req, tether__spawn_out *so) {
+  s->stdin_fd = -1;
+  s->out[0].fd = s->out[1].fd = -1;
+  s->proc.pidfd = -1;
+  if (tether__spawn_posix(req, so) < 0) return -1;
+  s->proc.pid = so->pid;
+  if (tether__exitwatch_add(&r->watch, &s->proc) < 0) {
+    /* Without a pidfd we cannot learn when it exits: undo the spawn. */
+    int e = errno;
+    kill(-so->pid, SIGKILL);
+    kill(so->pid, SIGKILL);
+    tether__proc_reap_blocking(&s->proc);
+    close_fd(&so->stdin_fd);
+    close_fd(&so->stdout_fd);
+    close_fd(&so->stderr_fd);
+    so->stage = TETHER_STAGE_SETUP;
+    so->error = tether__spawn_error_from_errno(e);
+    so->os_error = e;
+    snprintf(so->message, sizeof so->message, "pidfd_open: %s", strerror(e));
+    return -1;
+  }
+  s->out[0].fd = so->stdout_fd;
+  s->out[0].wire = TETHER_STREAM_STDOUT;
+  s->out[0].capped = req->has_stdout_cap;
+  s->out[0].cap = req->stdout_cap;
+  s->out[1].fd = so->stderr_fd; /* -1 when merged into stdout */
+  s->out[1].wire = TETHER_STREAM_STDERR;
+  s->out[1].capped = req->has_stderr_cap;
+  s->out[1].cap = req->stderr_cap;
+  s->stdin_fd = so->stdin_fd;
+  s->stdin_pipe_mode = so->stdin_fd >= 0;
+  return 0;
+}
+
+long tether__session_read(tether__session *s, int i, uint8_t *buf, size_t len) {
+  for (;;) {
+    ssize_t n = read(s->out[i].fd, buf, len);
+    if (n >= 0) return (long)n;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return TETHER_EAGAIN;
+    return TETHER_EIO;
+  }
+}
+
+long tether__session_write_stdin(tether__session *s, const uint8_t *p, size_t n) {
+  if (s->stdin_fd < 0) return TETHER_ECLOSED;
+  for (;;) {
+    /* SIGPIPE is blocked in the serving thread (loop_posix.c). */
+    ssize_t w = write(s->stdin_fd, p, n);
+    if (w >= 0) return (long)w;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return TETHER_EAGAIN;
+    /* EPIPE: the child closed its stdin. Not an error of the session:
+     * further input is dropped. */
+    s->stdin_broken = true;
+    close_fd(&s->stdin_fd);
+    return TETHER_ECLOSED;
+  }
+}
+
+void tether__session_close_stdin(tether__session *s) { close_fd(&s->stdin_fd); }
+
+void tether__session_close_stream(tether__session *s, int i) { close_fd(&s->out[i].fd); }
+
+void tether__session_signal(tether__session *s, int os_sig, bool group) {
+  if (group) {
+    if (s->proc.pid > 0) (void)kill(-s->proc.pid, os_sig);
+  } else {
+    (void)tether__proc_kill(&s->proc, os_sig);
+  }
+}
+
+void tether__session_terminate(tether__session *s) {
+  tether__proc_kill_group(&s->proc, SIGTERM);
+  tether__proc_kill_group(&s->proc, SIGCONT);
+}
+
+void tether__session_kill_now(tether__session *s) {
+  tether__proc_kill_group(&s->proc, SIGKILL);
+}
+
+void tether__session_exit_info(const tether__session *s, tether_msg_exited *e) {
+  int st = s->proc.status;
+  memset(e, 0, sizeof *e);
+  if (WIFSIGNALED(st)) {
+    e->signaled = true;
+    e->raw_signal = WTERMSIG(st);
+    e->signal = tether__signal_from_os(WTERMSIG(st));
+#ifdef WCOREDUMP
+    e->core_dumped = WCOREDUMP(st) != 0;
+#endif
+  } else {
+    e->code = (uint32_t)WEXITSTATUS(st);
+  }
+  const struct rusage *ru = &s->proc.ru;
+  e->has_usage = true;
+  e->user_time_us = (uint64_t)ru->ru_utime.tv_sec * 1000000u + (uint64_t)ru->ru_utime.tv_usec;
+  e->system_time_us = (uint64_t)ru->ru_stime.tv_sec * 1000000u + (uint64_t)ru->ru_stime.tv_usec;
+  e->max_rss_kib = (uint64_t)ru->ru_maxrss; /* Linux reports KiB */
+}
+
+void tether__session_release(tether__session *s) {
+  close_fd(&s->stdin_fd);
+  close_fd(&s->out[0].fd);
+  close_fd(&s->out[1].fd);
+  if (!s->proc.reaped && s->proc.pid > 0) {
+    tether__proc_kill_group(&s->proc, SIGKILL);
+    tether__proc_reap_blocking(&s->proc);
+  }
+  tether__proc_close(&s->proc);
+}

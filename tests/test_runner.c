@@ -1,0 +1,926 @@
+/* tether-runner, driven from outside as a real process by a minimal parent
+ * (tests/runner_parent.h: channel + protobuf-c codec). */
+#include <sys/stat.h>
+
+#include "runner_parent.h"
+
+static const char *const NOARGS[] = { NULL };
+
+#define ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static void goodbye_and_exit0(rp *c) {
+  rp_simple(c, 0, TETHER_MSG_GOODBYE);
+  int st = rp_wait_runner(c, 10000);
+  CHECK(WIFEXITED(st));
+  CHECK_EQ_INT(WEXITSTATUS(st), 0);
+  rp_free(c);
+}
+
+static void expect_fatal_exit(rp *c, uint32_t code) {
+  rp_until(c, pred_error0, NULL, 10000, "a connection Error");
+  CHECK_EQ_INT(c->error0, code);
+  CHECK(c->error0_fatal);
+  rp_until(c, pred_closed, NULL, 10000, "the runner to close");
+  int st = rp_wait_runner(c, 10000);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) != 0);
+  rp_free(c);
+}
+
+/* ------------------------------------------------------------ handshake */
+
+TEST(handshake) {
+  rp c;
+  rp_open(&c, NOARGS);
+  const tether_msg_hello *h = &c.hello.u.hello;
+  CHECK_EQ_INT(h->role, TETHER_ROLE_RUNNER);
+  CHECK_EQ_INT(h->version_min, TETHER_PROTOCOL_VERSION_MIN);
+  CHECK_EQ_INT(h->version_max, TETHER_PROTOCOL_VERSION_MAX);
+  uint32_t want = TETHER_CAP_BIT(TETHER_CAP_PIPES) | TETHER_CAP_BIT(TETHER_CAP_SIGNALS) |
+                  TETHER_CAP_BIT(TETHER_CAP_PROCESS_GROUPS) |
+                  TETHER_CAP_BIT(TETHER_CAP_RESOURCE_USAGE);
+  CHECK_EQ_INT(h->capabilities, want);
+  CHECK_EQ_INT(h->max_frame_size, TETHER_FRAME_MAX_DEFAULT);
+  CHECK_EQ_INT(h->max_sessions, TETHER_SESSIONS_MAX_DEFAULT);
+  goodbye_and_exit0(&c);
+}
+
+TEST(eof_after_handshake_exits_0) {
+  rp c;
+  rp_open(&c, NOARGS);
+  tether_channel_free(c.ch);
+  c.ch = NULL;
+  int st = rp_wait_runner(&c, 10000);
+  CHECK(WIFEXITED(st));
+  CHECK_EQ_INT(WEXITSTATUS(st), 0);
+  rp_free(&c);
+}
+
+TEST(version_mismatch) {
+  rp c;
+  rp_start(&c, NOARGS);
+  rp_send_hello_versions(&c, 90, 99);
+  expect_fatal_exit(&c, TETHER_WIRE_VERSION_UNSUPPORTED);
+}
+
+TEST(garbage_preface) {
+  rp c;
+  rp_start(&c, NOARGS);
+  int fd = tether_channel_write_handle(c.ch);
+  static const char junk[] = "hello there, runner!\n";
+  CHECK(write(fd, junk, sizeof junk - 1) > 0);
+  int st = rp_wait_runner(&c, 10000);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) != 0);
+  rp_free(&c);
+}
+
+TEST(first_frame_not_hello) {
+  rp c;
+  rp_start(&c, NOARGS);
+  rp_simple(&c, 1, TETHER_MSG_STATUS_REQUEST);
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+}
+
+TEST(second_hello) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_send_hello_versions(&c, 1, 1);
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+}
+
+TEST(handshake_timeout) {
+  rp c;
+  rp_start(&c, ARGV("--handshake-timeout", "200"));
+  uint64_t t0 = test_now_ms();
+  rp_until(&c, pred_error0, NULL, 10000, "the timeout Error");
+  CHECK(test_now_ms() - t0 >= 150);
+  expect_fatal_exit(&c, TETHER_WIRE_TIMEOUT);
+}
+
+TEST(stdio_mode) {
+  int to_runner[2], from_runner[2];
+  CHECK(pipe2(to_runner, O_CLOEXEC) == 0 && pipe2(from_runner, O_CLOEXEC) == 0);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    dup2(to_runner[0], 0);
+    dup2(from_runner[1], 1);
+    execl(TETHER_RUNNER_PATH, "tether-runner", "--stdio", (char *)NULL);
+    _exit(127);
+  }
+  close(to_runner[0]);
+  close(from_runner[1]);
+  rp c;
+  memset(&c, 0, sizeof c);
+  c.pid = pid;
+  tether_transport *t = NULL;
+  CHECK_OK(tether_transport_fd_new(from_runner[0], to_runner[1], &t));
+  CHECK_OK(tether_channel_new(t, NULL, &c.ch));
+  CHECK_OK(tether_pbc_decoder_new(&c.dec));
+  rp_send_hello_versions(&c, 1, 1);
+  rp_until(&c, pred_hello, NULL, 10000, "Hello over stdio");
+  /* fd 0 and 1 of the runner no longer reach the channel. */
+  char path[64], target[256];
+  for (int fd = 0; fd < 2; fd++) {
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    CHECK(n > 0);
+    target[n] = '\0';
+    CHECK_EQ_STR(target, "/dev/null");
+  }
+  rp_spawn_argv(&c, 1, ARGV("/bin/echo", "over stdio"));
+  rp_wait_done(&c, 1);
+  CHECK_EQ_MEM(c.s[1].out[0], c.s[1].out_len[0], "over stdio\n", 11);
+  goodbye_and_exit0(&c);
+}
+
+TEST(unix_socket_connect) {
+  char path[108];
+  snprintf(path, sizeof path, "/tmp/tether-runner-test-%d.sock", (int)getpid());
+  unlink(path);
+  tether_listener *l = NULL;
+  CHECK_OK(tether_listener_unix(path, &l));
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    execl(TETHER_RUNNER_PATH, "tether-runner", "--connect", path, (char *)NULL);
+    _exit(127);
+  }
+  rp c;
+  memset(&c, 0, sizeof c);
+  c.pid = pid;
+  tether_transport *t = NULL;
+  CHECK_OK(tether_listener_accept(l, 10000, &t));
+  tether_listener_free(l);
+  CHECK_OK(tether_channel_new(t, NULL, &c.ch));
+  CHECK_OK(tether_pbc_decoder_new(&c.dec));
+  rp_send_hello_versions(&c, 1, 1);
+  rp_until(&c, pred_hello, NULL, 10000, "Hello over a Unix socket");
+  goodbye_and_exit0(&c);
+}
+
+TEST(unix_socket_listen) {
+  char path[108];
+  snprintf(path, sizeof path, "/tmp/tether-runner-listen-%d.sock", (int)getpid());
+  unlink(path);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    execl(TETHER_RUNNER_PATH, "tether-runner", "--listen", path, (char *)NULL);
+    _exit(127);
+  }
+  rp c;
+  memset(&c, 0, sizeof c);
+  c.pid = pid;
+  tether_transport *t = NULL;
+  uint64_t deadline = test_now_ms() + 10000;
+  while (tether_transport_unix_connect(path, 1000, &t) != 0) {
+    CHECK(test_now_ms() < deadline);
+    usleep(10000);
+  }
+  CHECK_OK(tether_channel_new(t, NULL, &c.ch));
+  CHECK_OK(tether_pbc_decoder_new(&c.dec));
+  rp_send_hello_versions(&c, 1, 1);
+  rp_until(&c, pred_hello, NULL, 10000, "Hello over a Unix socket");
+  CHECK(access(path, F_OK) != 0); /* unlinked once accepted */
+  goodbye_and_exit0(&c);
+}
+
+TEST(usage_errors) {
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 2);
+    execl(TETHER_RUNNER_PATH, "tether-runner", "--bogus", (char *)NULL);
+    _exit(127);
+  }
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid);
+  CHECK(WIFEXITED(st));
+  CHECK_EQ_INT(WEXITSTATUS(st), 2);
+}
+
+/* ------------------------------------------------------------ spawn */
+
+static void check_spawn_output_exit(const char *const *extra) {
+  rp c;
+  rp_open(&c, extra);
+  rp_spawn_argv(&c, 1, ARGV("sh", "-c", "printf out; printf err >&2; exit 7"));
+  rp_wait_done(&c, 1);
+  rp_session *s = &c.s[1];
+  CHECK(s->spawned);
+  CHECK_EQ_INT(s->spawned_index, 1); /* Spawned first */
+  CHECK(s->pid > 0);
+  CHECK_EQ_MEM(s->out[0], s->out_len[0], "out", 3);
+  CHECK_EQ_MEM(s->out[1], s->out_len[1], "err", 3);
+  CHECK(s->exited);
+  CHECK(!s->ex.signaled);
+  CHECK_EQ_INT(s->ex.code, 7);
+  CHECK(s->ex.has_usage);
+  CHECK(!s->ex.timed_out);
+  /* Exited is last: nothing more arrives for the session. */
+  rp_pump(&c, 200);
+  CHECK_EQ_INT(s->frames_after_exit, 0);
+  goodbye_and_exit0(&c);
+}
+
+TEST(spawn_output_exit) { check_spawn_output_exit(NOARGS); }
+
+TEST(spawn_output_exit_sigchld_fallback) {
+  check_spawn_output_exit(ARGV("--child-watch", "sigchld"));
+}
+
+static void expect_spawn_failed(rp *c, uint32_t id, uint32_t stage, uint32_t error, int os_error) {
+  rp_wait_done(c, id);
+  rp_session *s = &c->s[id];
+  CHECK(s->spawn_failed);
+  CHECK(!s->spawned);
+  CHECK_EQ_INT(s->sf_stage, stage);
+  CHECK_EQ_INT(s->sf_error, error);
+  CHECK_EQ_INT(s->sf_os_error, os_error);
+  CHECK_EQ_INT(s->sf_space, os_error ? TETHER_OS_ERR_POSIX : 0);
+  CHECK(s->sf_message[0]);
+}
+
+TEST(spawn_not_found) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("/nonexistent"));
+  expect_spawn_failed(&c, 1, TETHER_STAGE_EXEC, TETHER_SPAWN_ERR_NOT_FOUND, ENOENT);
+  CHECK_EQ_STR(c.s[1].sf_message, "exec \"/nonexistent\": No such file or directory");
+  /* PATH search: the error is exact too. */
+  rp_spawn_argv(&c, 2, ARGV("tether-no-such-program"));
+  expect_spawn_failed(&c, 2, TETHER_STAGE_EXEC, TETHER_SPAWN_ERR_NOT_FOUND, ENOENT);
+  /* The failed id is free again. */
+  rp_spawn_argv(&c, 1, ARGV("true"));
+  goodbye_and_exit0(&c);
+}
+
+TEST(spawn_not_executable) {
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/tether-noexec-%d", (int)getpid());
+  int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  CHECK(fd >= 0);
+  CHECK(write(fd, "echo hi\n", 8) == 8);
+  close(fd);
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV(path));
+  rp_wait_done(&c, 1);
+  unlink(path);
+  if (geteuid() == 0 && c.s[1].sf_error != TETHER_SPAWN_ERR_PERMISSION_DENIED) {
+    /* root may exec a 0644 file on some file systems? execve still needs an
+     * x bit for everyone, so this should not happen; report it. */
+    FAIL("stage %u error %u", c.s[1].sf_stage, c.s[1].sf_error);
+  }
+  expect_spawn_failed(&c, 1, TETHER_STAGE_EXEC, TETHER_SPAWN_ERR_PERMISSION_DENIED, EACCES);
+  goodbye_and_exit0(&c);
+}
+
+TEST(spawn_bad_cwd) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn sp;
+  rp_spawn_init(&sp, 1, ARGV("true"));
+  sp.m.u.spawn.cwd.data = (const uint8_t *)"/nonexistent-dir";
+  sp.m.u.spawn.cwd.len = strlen("/nonexistent-dir");
+  rp_send(&c, &sp.m);
+  expect_spawn_failed(&c, 1, TETHER_STAGE_CWD, TETHER_SPAWN_ERR_NOT_FOUND, ENOENT);
+  /* A cwd that works. */
+  rp_spawn_init(&sp, 2, ARGV("pwd"));
+  sp.m.u.spawn.cwd.data = (const uint8_t *)"/tmp";
+  sp.m.u.spawn.cwd.len = 4;
+  rp_send(&c, &sp.m);
+  rp_wait_done(&c, 2);
+  CHECK_EQ_MEM(c.s[2].out[0], c.s[2].out_len[0], "/tmp\n", 5);
+  goodbye_and_exit0(&c);
+}
+
+TEST(spawn_bad_requests) {
+  rp c;
+  rp_open(&c, NOARGS);
+  /* empty argv */
+  rp_spawn sp;
+  rp_spawn_init(&sp, 1, NOARGS);
+  rp_send(&c, &sp.m);
+  expect_spawn_failed(&c, 1, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0);
+  /* embedded NUL */
+  rp_spawn_init(&sp, 2, ARGV("echo", "x"));
+  sp.argv[1].data = (const uint8_t *)"a\0b";
+  sp.argv[1].len = 3;
+  rp_send(&c, &sp.m);
+  expect_spawn_failed(&c, 2, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0);
+  /* pty is not offered */
+  rp_spawn_init(&sp, 3, ARGV("true"));
+  sp.m.u.spawn.io_mode = TETHER_IO_PTY;
+  rp_send(&c, &sp.m);
+  expect_spawn_failed(&c, 3, TETHER_STAGE_PTY, TETHER_SPAWN_ERR_UNSUPPORTED, 0);
+  /* restrictive permission profiles fail closed */
+  rp_spawn_init(&sp, 4, ARGV("true"));
+  sp.m.u.spawn.has_profile = true;
+  sp.m.u.spawn.profile.network = TETHER_NET_DENIED;
+  rp_send(&c, &sp.m);
+  expect_spawn_failed(&c, 4, TETHER_STAGE_PERMISSIONS, TETHER_SPAWN_ERR_UNSUPPORTED, 0);
+  goodbye_and_exit0(&c);
+}
+
+TEST(spawn_env) {
+  setenv("TETHER_TEST_KEEP", "kept", 1);
+  rp c;
+  rp_open(&c, NOARGS);
+  const char *script = "echo \"${FOO-unset}:${TETHER_TEST_KEEP-unset}:${HOME-unset}\"";
+  rp_spawn sp;
+  /* CLEAR: only what we pass; PATH unset, so "sh" is found on /bin:/usr/bin */
+  rp_spawn_init(&sp, 1, ARGV("sh", "-c", script));
+  sp.m.u.spawn.env_mode = TETHER_ENV_CLEAR;
+  rp_spawn_env(&sp, ARGV("FOO=bar"));
+  rp_send(&c, &sp.m);
+  rp_wait_done(&c, 1);
+  CHECK_EQ_MEM(c.s[1].out[0], c.s[1].out_len[0], "bar:unset:unset\n", 16);
+  /* OVERLAY: the runner's environment, FOO set, HOME removed */
+  rp_spawn_init(&sp, 2, ARGV("sh", "-c", script));
+  rp_spawn_env(&sp, ARGV("FOO=baz", "HOME", "FOO=qux"));
+  rp_send(&c, &sp.m);
+  rp_wait_done(&c, 2);
+  CHECK_EQ_MEM(c.s[2].out[0], c.s[2].out_len[0], "qux:kept:unset\n", 15);
+  goodbye_and_exit0(&c);
+}
+
+TEST(merge_stderr_and_stdin_null) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn sp;
+  rp_spawn_init(&sp, 1, ARGV("sh", "-c", "echo a; echo b >&2; cat; echo c"));
+  sp.m.u.spawn.merge_stderr = true;
+  sp.m.u.spawn.stdin_mode = TETHER_STDIN_NULL;
+  rp_send(&c, &sp.m);
+  rp_wait_done(&c, 1);
+  CHECK_EQ_MEM(c.s[1].out[0], c.s[1].out_len[0], "a\nb\nc\n", 6);
+  CHECK_EQ_INT(c.s[1].out_len[1], 0);
+  CHECK_EQ_INT(c.s[1].ex.code, 0);
+  goodbye_and_exit0(&c);
+}
+
+/* Descriptors the child sees: only 0, 1, 2. */
+HELPER(list_fds) {
+  (void)argc;
+  (void)argv;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return 3;
+  int self = dirfd(d);
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.' && atoi(e->d_name) != self) printf("%s ", e->d_name);
+  closedir(d);
+  return 0;
+}
+
+TEST(child_inherits_only_stdio) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100")); /* another session's pipes exist */
+  rp_wait_spawned(&c, 1);
+  rp_spawn_argv(&c, 2, ARGV(test_argv0, "--helper", "list_fds"));
+  rp_wait_done(&c, 2);
+  CHECK_EQ_INT(c.s[2].ex.code, 0);
+  CHECK_EQ_MEM(c.s[2].out[0], c.s[2].out_len[0], "0 1 2 ", 6);
+  goodbye_and_exit0(&c);
+}
+
+/* Signal dispositions and mask are defaults in the child, even though the
+ * runner ignores SIGPIPE and its parent ignores SIGINT and blocks SIGUSR1;
+ * and the child leads its own process group. */
+TEST(child_signal_state) {
+  signal(SIGINT, SIG_IGN);
+  sigset_t m;
+  sigemptyset(&m);
+  sigaddset(&m, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &m, NULL);
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("cat", "/proc/self/status"));
+  rp_wait_done(&c, 1);
+  CHECK_EQ_INT(c.s[1].ex.code, 0);
+  rp_session *s = &c.s[1];
+  CHECK(s->out_len[0] > 0 && s->out_len[0] < RP_OUT_MAX);
+  s->out[0][s->out_len[0]] = '\0';
+  const char *txt = (const char *)s->out[0];
+  CHECK(strstr(txt, "SigBlk:\t0000000000000000\n"));
+  CHECK(strstr(txt, "SigIgn:\t0000000000000000\n"));
+  CHECK(strstr(txt, "SigCgt:\t0000000000000000\n"));
+  rp_spawn_argv(&c, 2, ARGV("cat", "/proc/self/stat"));
+  rp_wait_done(&c, 2);
+  s = &c.s[2];
+  s->out[0][s->out_len[0]] = '\0';
+  const char *close_paren = strrchr((const char *)s->out[0], ')');
+  CHECK(close_paren);
+  char state;
+  int ppid, pgrp;
+  CHECK(sscanf(close_paren + 1, " %c %d %d", &state, &ppid, &pgrp) == 3);
+  CHECK_EQ_INT(ppid, c.pid);
+  CHECK_EQ_INT((uint64_t)pgrp, s->pid);
+  goodbye_and_exit0(&c);
+}
+
+/* ------------------------------------------------------------ stdin */
+
+TEST(stdin_cat) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("cat"));
+  rp_wait_spawned(&c, 1);
+  rp_stdin(&c, 1, "hello ", 0);
+  rp_stdin(&c, 1, "world", 6);
+  rp_simple(&c, 1, TETHER_MSG_STDIN_CLOSE);
+  rp_wait_done(&c, 1);
+  CHECK_EQ_MEM(c.s[1].out[0], c.s[1].out_len[0], "hello world", 11);
+  CHECK_EQ_INT(c.s[1].ex.code, 0);
+  CHECK_EQ_INT(c.s[1].nerrors, 0);
+  goodbye_and_exit0(&c);
+}
+
+TEST(stdin_large) {
+  /* More than a pipe buffer: exercises the stdin queue. */
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("wc", "-c"));
+  rp_wait_spawned(&c, 1);
+  static char chunk[32769];
+  memset(chunk, 'x', sizeof chunk - 1);
+  uint64_t off = 0;
+  for (int i = 0; i < 16; i++) {
+    rp_stdin(&c, 1, chunk, off);
+    off += sizeof chunk - 1;
+  }
+  rp_simple(&c, 1, TETHER_MSG_STDIN_CLOSE);
+  rp_wait_done(&c, 1);
+  CHECK_EQ_INT(c.s[1].nerrors, 0);
+  CHECK(c.s[1].out_len[0] > 0);
+  c.s[1].out[0][c.s[1].out_len[0] - 1] = '\0';
+  CHECK_EQ_INT(atoll((char *)c.s[1].out[0]), 16 * 32768);
+  goodbye_and_exit0(&c);
+}
+
+TEST(stdin_queue_limit) {
+  /* The child never reads: the pipe fills, then the runner's queue (1 MiB);
+   * the frame that would pass the bound gets Error{LIMIT}, not accepted. */
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+  rp_wait_spawned(&c, 1);
+  static char chunk[65537];
+  memset(chunk, 'x', sizeof chunk - 1);
+  uint64_t off = 0;
+  int sent = 0;
+  while (c.s[1].nerrors == 0 && sent < 40) {
+    rp_stdin(&c, 1, chunk, off);
+    off += sizeof chunk - 1;
+    sent++;
+    rp_pump(&c, 20);
+  }
+  rp_wait_error(&c, 1);
+  CHECK_EQ_INT(c.s[1].last_error, TETHER_WIRE_LIMIT);
+  CHECK(!c.s[1].last_error_fatal);
+  /* pipe (64 KiB) + queue (1 MiB) = 17 chunks accepted, the next refused */
+  CHECK(sent >= 17 && sent <= 19);
+  rp_terminate(&c, 1, 100);
+  rp_wait_done(&c, 1);
+  goodbye_and_exit0(&c);
+}
+
+TEST(stdin_offset_gap) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("cat"));
+  rp_wait_spawned(&c, 1);
+  rp_stdin(&c, 1, "abc", 0);
+  rp_stdin(&c, 1, "def", 5); /* gap */
+  rp_wait_error(&c, 1);
+  CHECK_EQ_INT(c.s[1].last_error, TETHER_WIRE_INVALID);
+  CHECK(!c.s[1].last_error_fatal);
+  rp_stdin(&c, 1, "def", 3); /* the right offset still works */
+  rp_simple(&c, 1, TETHER_MSG_STDIN_CLOSE);
+  rp_wait_done(&c, 1);
+  CHECK_EQ_MEM(c.s[1].out[0], c.s[1].out_len[0], "abcdef", 6);
+  goodbye_and_exit0(&c);
+}
+
+TEST(stdin_after_child_closed_it) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sh", "-c", "exec 0<&-; echo ready; sleep 0.3; echo done"));
+  rp_wait_spawned(&c, 1);
+  while (c.s[1].out_len[0] < 6) CHECK(rp_pump(&c, 5000) == 1);
+  rp_stdin(&c, 1, "into the void", 0); /* EPIPE: dropped, not fatal */
+  rp_stdin(&c, 1, "more", 13);
+  rp_wait_done(&c, 1);
+  CHECK_EQ_MEM(c.s[1].out[0], c.s[1].out_len[0], "ready\ndone\n", 11);
+  CHECK_EQ_INT(c.s[1].ex.code, 0);
+  CHECK_EQ_INT(c.s[1].nerrors, 0);
+  goodbye_and_exit0(&c);
+}
+
+/* ------------------------------------------------------------ signals */
+
+TEST(signal_term) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+  rp_wait_spawned(&c, 1);
+  rp_signal(&c, 1, TETHER_SIG_TERM, false);
+  rp_wait_done(&c, 1);
+  CHECK(c.s[1].ex.signaled);
+  CHECK_EQ_INT(c.s[1].ex.signal, TETHER_SIG_TERM);
+  CHECK_EQ_INT(c.s[1].ex.raw_signal, SIGTERM);
+  goodbye_and_exit0(&c);
+}
+
+TEST(signal_group_and_unknown) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sh", "-c", "sleep 100; exit 3"));
+  rp_wait_spawned(&c, 1);
+  rp_signal(&c, 1, 99, false);
+  rp_wait_error(&c, 1);
+  CHECK_EQ_INT(c.s[1].last_error, TETHER_WIRE_UNSUPPORTED);
+  rp_signal(&c, 1, TETHER_SIG_KILL, true); /* the shell and its sleep */
+  rp_wait_done(&c, 1);
+  CHECK(c.s[1].ex.signaled);
+  CHECK_EQ_INT(c.s[1].ex.signal, TETHER_SIG_KILL);
+  goodbye_and_exit0(&c);
+}
+
+TEST(terminate_after_grace) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sh", "-c", "trap '' TERM; echo ready; sleep 100"));
+  rp_wait_spawned(&c, 1);
+  while (c.s[1].out_len[0] < 6) CHECK(rp_pump(&c, 5000) == 1);
+  uint64_t t0 = test_now_ms();
+  rp_terminate(&c, 1, 300);
+  rp_wait_done(&c, 1);
+  uint64_t dt = test_now_ms() - t0;
+  CHECK(dt >= 250);
+  CHECK(dt < 5000);
+  CHECK(c.s[1].ex.signaled);
+  CHECK_EQ_INT(c.s[1].ex.signal, TETHER_SIG_KILL);
+  goodbye_and_exit0(&c);
+}
+
+TEST(terminate_polite) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+  rp_wait_spawned(&c, 1);
+  rp_terminate(&c, 1, 0);
+  rp_wait_done(&c, 1);
+  CHECK_EQ_INT(c.s[1].ex.signal, TETHER_SIG_TERM);
+  goodbye_and_exit0(&c);
+}
+
+TEST(spawn_timeout) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn sp;
+  rp_spawn_init(&sp, 1, ARGV("sleep", "100"));
+  sp.m.u.spawn.timeout_ms = 200;
+  uint64_t t0 = test_now_ms();
+  rp_send(&c, &sp.m);
+  rp_wait_done(&c, 1);
+  CHECK(test_now_ms() - t0 >= 150);
+  CHECK(c.s[1].ex.timed_out);
+  CHECK(c.s[1].ex.signaled);
+  CHECK_EQ_INT(c.s[1].ex.signal, TETHER_SIG_TERM);
+  goodbye_and_exit0(&c);
+}
+
+TEST(status) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+  rp_wait_spawned(&c, 1);
+  rp_simple(&c, 1, TETHER_MSG_STATUS_REQUEST);
+  uint32_t id = 1;
+  rp_until(&c, pred_status, &id, 10000, "StatusReply");
+  CHECK(c.s[1].status_running);
+  CHECK_EQ_INT(c.s[1].status_pid, c.s[1].pid);
+  rp_terminate(&c, 1, 100);
+  rp_wait_done(&c, 1);
+  /* after Exited the session is gone */
+  rp_simple(&c, 1, TETHER_MSG_STATUS_REQUEST);
+  rp_wait_error(&c, 1);
+  CHECK_EQ_INT(c.s[1].last_error, TETHER_WIRE_UNKNOWN_SESSION);
+  goodbye_and_exit0(&c);
+}
+
+/* ------------------------------------------------------------ output */
+
+TEST(output_cap) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn sp;
+  rp_spawn_init(&sp, 1, ARGV("sh", "-c", "head -c 100000 /dev/zero; head -c 10 /dev/zero >&2"));
+  sp.m.u.spawn.has_stdout_cap = true;
+  sp.m.u.spawn.stdout_cap = 1000;
+  sp.m.u.spawn.has_stderr_cap = true;
+  sp.m.u.spawn.stderr_cap = 0;
+  rp_send(&c, &sp.m);
+  rp_wait_done(&c, 1);
+  CHECK_EQ_INT(c.s[1].out_len[0], 1000);
+  CHECK_EQ_INT(c.s[1].truncated[0], 99000);
+  CHECK_EQ_INT(c.s[1].out_len[1], 0);
+  CHECK_EQ_INT(c.s[1].truncated[1], 10);
+  CHECK_EQ_INT(c.s[1].ex.code, 0);
+  goodbye_and_exit0(&c);
+}
+
+TEST(output_large_streams) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sh", "-c", "head -c 5000000 /dev/urandom | od -An -v | head -c 6000000"));
+  rp_wait_done(&c, 1);
+  CHECK_EQ_INT(c.s[1].out_len[0], 6000000);
+  goodbye_and_exit0(&c);
+}
+
+TEST(output_respects_parent_max_frame) {
+  /* A parent that takes only 64 KiB frames still gets all the output. */
+  rp c;
+  rp_start(&c, NOARGS);
+  tether_msg m;
+  tether_hello_init(&m, TETHER_ROLE_PARENT, "small-frames", 0, TETHER_FRAME_MAX_MINIMUM, 0);
+  rp_send(&c, &m);
+  rp_until(&c, pred_hello, NULL, 10000, "Hello");
+  tether_channel_set_limits(c.ch, TETHER_FRAME_MAX_MINIMUM, TETHER_FRAME_MAX_MINIMUM);
+  rp_spawn_argv(&c, 1, ARGV("head", "-c", "1000000", "/dev/zero"));
+  rp_wait_done(&c, 1);
+  CHECK_EQ_INT(c.s[1].out_len[0], 1000000);
+  goodbye_and_exit0(&c);
+}
+
+TEST(output_backpressure) {
+  /* The parent reads nothing for a while: the runner must not buffer the
+   * child's flood (its queue stays near the 1 MiB high-water mark). */
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("head", "-c", "100000000", "/dev/zero"));
+  usleep(1000 * 1000);
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)c.pid);
+  FILE *f = fopen(path, "r");
+  CHECK(f);
+  long rss_kib = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %ld", &rss_kib) == 1) break;
+  fclose(f);
+  CHECK(rss_kib > 0);
+  CHECK(rss_kib < 64 * 1024); /* far below the 100 MB the child wants out */
+  rp_terminate(&c, 1, 100);
+  rp_wait_done(&c, 1);
+  goodbye_and_exit0(&c);
+}
+
+/* ------------------------------------------------------------ sessions */
+
+static void check_concurrent_50(const char *const *extra) {
+  rp c;
+  rp_open(&c, extra);
+  for (uint32_t id = 1; id <= 50; id++) {
+    char n[16];
+    snprintf(n, sizeof n, "%u", id);
+    rp_spawn_argv(&c, id, ARGV("sh", "-c", "echo \"out $0\"; echo \"err $0\" >&2; exit $0", n));
+  }
+  for (uint32_t id = 1; id <= 50; id++) {
+    rp_wait_done(&c, id);
+    char want[32];
+    int len = snprintf(want, sizeof want, "out %u\n", id);
+    CHECK_EQ_MEM(c.s[id].out[0], c.s[id].out_len[0], want, (size_t)len);
+    len = snprintf(want, sizeof want, "err %u\n", id);
+    CHECK_EQ_MEM(c.s[id].out[1], c.s[id].out_len[1], want, (size_t)len);
+    CHECK_EQ_INT(c.s[id].ex.code, id);
+  }
+  goodbye_and_exit0(&c);
+}
+
+TEST(concurrent_50) { check_concurrent_50(NOARGS); }
+
+TEST(concurrent_50_sigchld_fallback) { check_concurrent_50(ARGV("--child-watch", "sigchld")); }
+
+TEST(max_sessions) {
+  rp c;
+  rp_open(&c, ARGV("--max-sessions", "2"));
+  CHECK_EQ_INT(c.hello.u.hello.max_sessions, 2);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+  rp_spawn_argv(&c, 2, ARGV("sleep", "100"));
+  rp_spawn_argv(&c, 3, ARGV("sleep", "100"));
+  rp_wait_done(&c, 3);
+  CHECK(c.s[3].spawn_failed);
+  CHECK_EQ_INT(c.s[3].sf_stage, TETHER_STAGE_LIMITS);
+  CHECK_EQ_INT(c.s[3].sf_error, TETHER_SPAWN_ERR_LIMIT);
+  goodbye_and_exit0(&c);
+}
+
+TEST(session_exists) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+  rp_wait_spawned(&c, 1);
+  rp_spawn_argv(&c, 1, ARGV("true"));
+  rp_wait_error(&c, 1);
+  CHECK_EQ_INT(c.s[1].last_error, TETHER_WIRE_SESSION_EXISTS);
+  goodbye_and_exit0(&c);
+}
+
+TEST(unknown_session) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_stdin(&c, 77, "x", 0);
+  rp_wait_error(&c, 77);
+  CHECK_EQ_INT(c.s[77].last_error, TETHER_WIRE_UNKNOWN_SESSION);
+  CHECK(!c.s[77].last_error_fatal);
+  rp_simple(&c, 78, TETHER_MSG_RESIZE);
+  rp_wait_error(&c, 78);
+  CHECK_EQ_INT(c.s[78].last_error, TETHER_WIRE_UNKNOWN_SESSION);
+  goodbye_and_exit0(&c);
+}
+
+TEST(resize_unsupported) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+  rp_wait_spawned(&c, 1);
+  rp_simple(&c, 1, TETHER_MSG_RESIZE);
+  rp_wait_error(&c, 1);
+  CHECK_EQ_INT(c.s[1].last_error, TETHER_WIRE_UNSUPPORTED);
+  goodbye_and_exit0(&c);
+}
+
+TEST(unknown_body) {
+  rp c;
+  rp_open(&c, NOARGS);
+  /* Frame{session: 5, field 99: ""} */
+  static const uint8_t frame[] = { 0x08, 0x05, 0x9a, 0x06, 0x00 };
+  rp_send_raw(&c, frame, sizeof frame);
+  rp_wait_error(&c, 5);
+  CHECK_EQ_INT(c.s[5].last_error, TETHER_WIRE_UNSUPPORTED);
+  CHECK(!c.s[5].last_error_fatal);
+  /* the connection keeps working */
+  rp_spawn_argv(&c, 6, ARGV("echo", "still here"));
+  rp_wait_done(&c, 6);
+  CHECK_EQ_MEM(c.s[6].out[0], c.s[6].out_len[0], "still here\n", 11);
+  goodbye_and_exit0(&c);
+}
+
+TEST(malformed_payload) {
+  rp c;
+  rp_open(&c, NOARGS);
+  static const uint8_t junk[] = { 0x12, 0xff, 0xff, 0xff, 0x0f, 0x01 };
+  rp_send_raw(&c, junk, sizeof junk);
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+}
+
+static void check_bad_header(const uint8_t hdr[4]) {
+  rp c;
+  rp_open(&c, NOARGS);
+  int fd = tether_channel_write_handle(c.ch);
+  CHECK(write(fd, hdr, 4) == 4);
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+}
+
+TEST(frame_too_large) {
+  /* one byte past the runner's 1 MiB limit: refused from the header alone */
+  static const uint8_t hdr[4] = { 0x01, 0x00, 0x10, 0x00 };
+  check_bad_header(hdr);
+}
+
+TEST(frame_empty) {
+  static const uint8_t hdr[4] = { 0, 0, 0, 0 };
+  check_bad_header(hdr);
+}
+
+TEST(spawn_on_session_0) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 0, ARGV("true"));
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+}
+
+TEST(runner_only_frame_from_parent) {
+  rp c;
+  rp_open(&c, NOARGS);
+  tether_msg m;
+  memset(&m, 0, sizeof m);
+  m.session = 1;
+  m.type = TETHER_MSG_OUTPUT;
+  m.u.output.stream = TETHER_STREAM_STDOUT;
+  m.u.output.data.data = (const uint8_t *)"x";
+  m.u.output.data.len = 1;
+  rp_send(&c, &m);
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+TEST(parent_close_kills_children) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "1000"));
+  rp_spawn_argv(&c, 2, ARGV("sh", "-c", "trap '' TERM; sleep 1000"));
+  rp_wait_spawned(&c, 1);
+  rp_wait_spawned(&c, 2);
+  uint64_t p1 = c.s[1].pid, p2 = c.s[2].pid;
+  CHECK(rp_pid_alive(p1));
+  tether_channel_free(c.ch);
+  c.ch = NULL;
+  int st = rp_wait_runner(&c, 10000);
+  CHECK(WIFEXITED(st));
+  CHECK_EQ_INT(WEXITSTATUS(st), 0);
+  CHECK(!rp_pid_alive(p1));
+  CHECK(!rp_pid_alive(p2));
+  rp_free(&c);
+}
+
+TEST(goodbye_ends_sessions_with_exited) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "1000"));
+  rp_wait_spawned(&c, 1);
+  rp_simple(&c, 0, TETHER_MSG_GOODBYE);
+  rp_wait_done(&c, 1);
+  CHECK_EQ_INT(c.s[1].ex.signal, TETHER_SIG_TERM);
+  int st = rp_wait_runner(&c, 10000);
+  CHECK(WIFEXITED(st));
+  CHECK_EQ_INT(WEXITSTATUS(st), 0);
+  rp_free(&c);
+}
+
+TEST(grandchild_holds_stdout) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sh", "-c", "sleep 100 & echo started"));
+  rp_wait_spawned(&c, 1);
+  /* The shell exits at once; its background sleep keeps the pipe open, so
+   * no Exited yet. */
+  uint64_t end = test_now_ms() + 700;
+  while (test_now_ms() < end) rp_pump(&c, 100);
+  CHECK(!c.s[1].exited);
+  CHECK_EQ_MEM(c.s[1].out[0], c.s[1].out_len[0], "started\n", 8);
+  rp_simple(&c, 1, TETHER_MSG_STATUS_REQUEST);
+  uint32_t id = 1;
+  rp_until(&c, pred_status, &id, 10000, "StatusReply");
+  CHECK(!c.s[1].status_running); /* the child itself is gone */
+  rp_terminate(&c, 1, 200);
+  rp_wait_done(&c, 1);
+  CHECK(!c.s[1].ex.signaled);
+  CHECK_EQ_INT(c.s[1].ex.code, 0);
+  goodbye_and_exit0(&c);
+}
+
+TEST(no_fd_leak_no_zombies) {
+  rp c;
+  rp_open(&c, NOARGS);
+  int before = rp_count_fds(c.pid);
+  for (uint32_t i = 0; i < 200; i++) {
+    uint32_t id = 1 + (i % 3); /* ids are reused after Exited */
+    if (i % 4 == 3)
+      rp_spawn_argv(&c, id, ARGV("/nonexistent"));
+    else
+      rp_spawn_argv(&c, id, ARGV("sh", "-c", "echo x; echo y >&2"));
+    rp_wait_done(&c, id);
+    free(c.s[id].out[0]);
+    free(c.s[id].out[1]);
+    memset(&c.s[id], 0, sizeof c.s[id]);
+  }
+  int after = rp_count_fds(c.pid);
+  CHECK_EQ_INT(after, before);
+  int zombies = 0;
+  int kids = rp_children(c.pid, &zombies);
+  CHECK_EQ_INT(zombies, 0);
+  CHECK_EQ_INT(kids, 0);
+  goodbye_and_exit0(&c);
+}
+
+TEST_MAIN(TEST_ENTRY(handshake), TEST_ENTRY(eof_after_handshake_exits_0),
+          TEST_ENTRY(version_mismatch), TEST_ENTRY(garbage_preface),
+          TEST_ENTRY(first_frame_not_hello), TEST_ENTRY(second_hello),
+          TEST_ENTRY(handshake_timeout), TEST_ENTRY(stdio_mode),
+          TEST_ENTRY(unix_socket_connect), TEST_ENTRY(unix_socket_listen), TEST_ENTRY(usage_errors),
+          TEST_ENTRY(spawn_output_exit), TEST_ENTRY(spawn_output_exit_sigchld_fallback),
+          TEST_ENTRY(spawn_not_found), TEST_ENTRY(spawn_not_executable),
+          TEST_ENTRY(spawn_bad_cwd), TEST_ENTRY(spawn_bad_requests), TEST_ENTRY(spawn_env),
+          TEST_ENTRY(merge_stderr_and_stdin_null), TEST_ENTRY(child_inherits_only_stdio),
+          TEST_ENTRY(child_signal_state), TEST_ENTRY(stdin_cat), TEST_ENTRY(stdin_large),
+          TEST_ENTRY(stdin_queue_limit), TEST_ENTRY(stdin_offset_gap), TEST_ENTRY(stdin_after_child_closed_it),
+          TEST_ENTRY(signal_term), TEST_ENTRY(signal_group_and_unknown),
+          TEST_ENTRY(terminate_after_grace), TEST_ENTRY(terminate_polite),
+          TEST_ENTRY(spawn_timeout), TEST_ENTRY(status), TEST_ENTRY(output_cap),
+          TEST_ENTRY(output_large_streams), TEST_ENTRY(output_respects_parent_max_frame), TEST_ENTRY(output_backpressure),
+          TEST_ENTRY(concurrent_50), TEST_ENTRY(concurrent_50_sigchld_fallback), TEST_ENTRY(max_sessions), TEST_ENTRY(session_exists),
+          TEST_ENTRY(unknown_session), TEST_ENTRY(resize_unsupported),
+          TEST_ENTRY(unknown_body), TEST_ENTRY(malformed_payload),
+          TEST_ENTRY(frame_too_large), TEST_ENTRY(frame_empty), TEST_ENTRY(spawn_on_session_0), TEST_ENTRY(runner_only_frame_from_parent),
+          TEST_ENTRY(parent_close_kills_children), TEST_ENTRY(goodbye_ends_sessions_with_exited),
+          TEST_ENTRY(grandchild_holds_stdout), TEST_ENTRY(no_fd_leak_no_zombies),
+          HELPER_ENTRY(list_fds))
