@@ -8,8 +8,10 @@
  * payload buffer is unchanged, since views point into it).
  *
  * Returns: 0, TETHER_EDECODE (does not parse), a TETHER_ELIMIT_* code or
- * TETHER_EINVAL (parses but breaks a rule); `why` (may be NULL) gets a
- * static or decoder-owned message naming the field.
+ * TETHER_EINVAL (parses but breaks a rule; then out->session and
+ * out->type are still set and the body is zeroed, so the receiver can
+ * answer on the right session); `why` (may be NULL) gets a static or
+ * decoder-owned message naming the field.
  *
  * Details (added with the implementation):
  *  - Decoding: a body type this build does not know, or no body, gives

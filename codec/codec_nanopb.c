@@ -307,6 +307,7 @@ static int from_nanopb(decoder *d, tether_msg *m, const char **why) {
   case tether_v1_Frame_spawn_tag: {
     const tether_v1_Spawn *s = &f->body.spawn;
     tether_msg_spawn *o = &m->u.spawn;
+    m->type = TETHER_MSG_SPAWN; /* kept if a count is over its limit */
     int rc = check_counts(d, s, why);
     if (rc) return rc;
     o->argv = list_of(&d->argv);
@@ -460,7 +461,7 @@ int tether_nanopb_decode(tether_nanopb_decoder *d, const uint8_t *payload, size_
     rc = tether_msg_validate(out, &w);
     if (rc) dfail(d, why, rc, "%s", w);
   }
-  if (rc) memset(out, 0, sizeof *out);
+  if (rc) tether__msg_keep_address(out, rc);
   return rc;
 }
 

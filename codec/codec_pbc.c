@@ -194,6 +194,7 @@ static int from_pbc(tether_pbc_decoder *d, const Tether__V1__Frame *f, tether_ms
   case TETHER__V1__FRAME__BODY_SPAWN: {
     const Tether__V1__Spawn *s = f->spawn;
     tether_msg_spawn *o = &m->u.spawn;
+    m->type = TETHER_MSG_SPAWN; /* kept if a count is over its limit */
     int rc = check_counts(d, s, why);
     if (rc) return rc;
     o->argv = list_view(d->store.argv, s->n_argv, s->argv);
@@ -336,7 +337,7 @@ int tether_pbc_decode(tether_pbc_decoder *d, const uint8_t *payload, size_t len,
     if (rc) dfail(d, why, rc, "%s", w);
   }
   if (rc) {
-    memset(out, 0, sizeof *out);
+    tether__msg_keep_address(out, rc);
     arena_reset(&d->arena);
   }
   return rc;

@@ -214,3 +214,13 @@ const char *tether_msg_type_name(tether_msg_type t) {
   }
   return "unknown";
 }
+
+void tether__msg_keep_address(tether_msg *m, int rc) {
+  uint32_t session = m->session;
+  tether_msg_type type = m->type;
+  memset(m, 0, sizeof *m);
+  if (rc == TETHER_EINVAL || (rc <= TETHER_ELIMIT_ARGV_COUNT && rc >= TETHER_ELIMIT_WINDOW)) {
+    m->session = session;
+    m->type = type;
+  }
+}

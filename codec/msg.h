@@ -231,6 +231,12 @@ typedef struct tether_msg_store {
  * points to a per-thread buffer, valid until the next call on the thread. */
 int tether_msg_validate(const tether_msg *m, const char **why);
 
+/* After a failed decode: a frame that parsed but broke a rule (a limit or
+ * TETHER_EINVAL) keeps its session and type so the receiver can answer on
+ * the right session; everything else is zeroed. Any other failure zeroes
+ * all of `m`. Used by both adapters. */
+void tether__msg_keep_address(tether_msg *m, int rc);
+
 /* "Hello", "Spawn", ... or "unknown" (also for TETHER_MSG_NONE). */
 const char *tether_msg_type_name(tether_msg_type t);
 

@@ -465,10 +465,44 @@ static void handle_hello(tether__runner *r, const tether_msg *m) {
   r->handshake_deadline = 0;
 }
 
+/* A session frame from the parent that parsed but broke a limit or a value
+ * rule: the decoder kept its session and type, so the answer goes to that
+ * session and the connection carries on. Returns false if the frame was not
+ * such a frame (then it is a protocol error). */
+static bool refuse_invalid(tether__runner *r, const tether_msg *m, int rc, const char *why) {
+  if (rc == TETHER_EDECODE || rc == TETHER_ENOMEM || r->state != TETHER__READY ||
+      m->session == 0)
+    return false;
+  bool limit = rc != TETHER_EINVAL;
+  switch (m->type) {
+  case TETHER_MSG_SPAWN:
+    if (find(r, m->session))
+      send_error(r, m->session, TETHER_WIRE_SESSION_EXISTS, false,
+                 "session %u is still running", m->session);
+    else
+      send_spawn_failed(r, m->session, limit ? TETHER_STAGE_LIMITS : TETHER_STAGE_REQUEST,
+                        limit ? TETHER_SPAWN_ERR_LIMIT : TETHER_SPAWN_ERR_INVALID, 0, why);
+    return true;
+  case TETHER_MSG_STDIN:
+  case TETHER_MSG_STDIN_CLOSE:
+  case TETHER_MSG_RESIZE:
+  case TETHER_MSG_SIGNAL:
+  case TETHER_MSG_TERMINATE:
+  case TETHER_MSG_CREDIT:
+  case TETHER_MSG_STATUS_REQUEST:
+    send_error(r, m->session, limit ? TETHER_WIRE_LIMIT : TETHER_WIRE_INVALID, false,
+               "%s: %s", tether_msg_type_name(m->type), why);
+    return true;
+  default:
+    return false;
+  }
+}
+
 static void handle_payload(tether__runner *r, const uint8_t *p, size_t n) {
   tether_msg m;
   const char *why = NULL;
   int rc = tether_nanopb_decode(r->dec, p, n, &m, &why);
+  if (rc < 0 && refuse_invalid(r, &m, rc, why ? why : tether_strerror(rc))) return;
   if (rc < 0) {
     fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL, "bad frame from the parent: %s (%s)",
           why ? why : "does not decode", tether_err_name(rc));

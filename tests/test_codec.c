@@ -292,6 +292,15 @@ static void decode_both(codecs *c, const uint8_t *p, size_t n, int want,
     if (expect) msg_eq(ctx, expect, &a);
   } else {
     CHECK(wa && wb);
+    /* both keep the address of a frame that parsed but broke a rule, and
+     * nothing else */
+    CHECK_EQ_INT(a.session, b.session);
+    CHECK_EQ_INT(a.type, b.type);
+    if (want == TETHER_EDECODE) CHECK(a.type == TETHER_MSG_NONE && a.session == 0);
+    if (want != TETHER_EDECODE && expect) {
+      CHECK_EQ_INT(a.session, expect->session);
+      CHECK_EQ_INT(a.type, expect->type);
+    }
   }
 }
 
@@ -417,7 +426,8 @@ static void spawn_with_argv(codecs *c, size_t count, size_t each, int want,
   wbuf f = w_frame(9, 3, &s);
   char ctx[96];
   snprintf(ctx, sizeof ctx, "field %u: %zu x %zu bytes", field, count, each);
-  decode_both(c, f.p, f.len, want, NULL, ctx);
+  tether_msg addr = {.session = 9, .type = TETHER_MSG_SPAWN};
+  decode_both(c, f.p, f.len, want, want ? &addr : NULL, ctx);
   free(item);
   w_free(&s);
   w_free(&f);

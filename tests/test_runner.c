@@ -708,6 +708,49 @@ TEST(concurrent_50) { check_concurrent_50(NOARGS); }
 
 TEST(concurrent_50_sigchld_fallback) { check_concurrent_50(ARGV("--child-watch", "sigchld")); }
 
+/* A Spawn with `count` argv entries of `each` bytes, built by hand: the
+ * encoders refuse to produce an over-limit frame. */
+static size_t build_spawn_argv(uint8_t *buf, uint32_t session, size_t count, size_t each) {
+  size_t body = count * (2 + each), n = 0;
+  buf[n++] = 0x08; /* Frame.session */
+  buf[n++] = (uint8_t)session;
+  buf[n++] = 0x1a; /* Frame.spawn */
+  for (size_t v = body; ; v >>= 7) {
+    buf[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    if (v <= 0x7f) break;
+  }
+  for (size_t i = 0; i < count; i++) {
+    buf[n++] = 0x0a; /* Spawn.argv */
+    buf[n++] = (uint8_t)each;
+    memset(buf + n, 'a', each);
+    n += each;
+  }
+  return n;
+}
+
+TEST(spawn_over_limits_fails_session_only) {
+  rp c;
+  rp_open(&c, NOARGS);
+  static uint8_t buf[64 * 1024];
+  /* at the count limit: accepted (the program "aaa..." then does not exist) */
+  rp_send_raw(&c, buf, build_spawn_argv(buf, 1, TETHER_ARGV_MAX_COUNT, 1));
+  rp_wait_done(&c, 1);
+  CHECK(c.s[1].spawn_failed);
+  CHECK_EQ_INT(c.s[1].sf_stage, TETHER_STAGE_EXEC);
+  /* one past it: SpawnFailed{LIMITS} on that session, connection goes on */
+  rp_send_raw(&c, buf, build_spawn_argv(buf, 2, TETHER_ARGV_MAX_COUNT + 1, 1));
+  rp_wait_done(&c, 2);
+  CHECK(c.s[2].spawn_failed);
+  CHECK_EQ_INT(c.s[2].sf_stage, TETHER_STAGE_LIMITS);
+  CHECK_EQ_INT(c.s[2].sf_error, TETHER_SPAWN_ERR_LIMIT);
+  CHECK(strstr(c.s[2].sf_message, "4096") != NULL);
+  rp_spawn_argv(&c, 3, ARGV("true"));
+  rp_wait_done(&c, 3);
+  CHECK(!c.s[3].spawn_failed);
+  CHECK_EQ_INT(c.s[3].ex.code, 0);
+  goodbye_and_exit0(&c);
+}
+
 TEST(max_sessions) {
   rp c;
   rp_open(&c, ARGV("--max-sessions", "2"));
@@ -917,7 +960,7 @@ TEST_MAIN(TEST_ENTRY(handshake), TEST_ENTRY(eof_after_handshake_exits_0),
           TEST_ENTRY(terminate_after_grace), TEST_ENTRY(terminate_polite),
           TEST_ENTRY(spawn_timeout), TEST_ENTRY(status), TEST_ENTRY(output_cap),
           TEST_ENTRY(output_large_streams), TEST_ENTRY(output_respects_parent_max_frame), TEST_ENTRY(output_backpressure),
-          TEST_ENTRY(concurrent_50), TEST_ENTRY(concurrent_50_sigchld_fallback), TEST_ENTRY(max_sessions), TEST_ENTRY(session_exists),
+          TEST_ENTRY(concurrent_50), TEST_ENTRY(concurrent_50_sigchld_fallback), TEST_ENTRY(max_sessions), TEST_ENTRY(spawn_over_limits_fails_session_only), TEST_ENTRY(session_exists),
           TEST_ENTRY(unknown_session), TEST_ENTRY(resize_unsupported),
           TEST_ENTRY(unknown_body), TEST_ENTRY(malformed_payload),
           TEST_ENTRY(frame_too_large), TEST_ENTRY(frame_empty), TEST_ENTRY(spawn_on_session_0), TEST_ENTRY(runner_only_frame_from_parent),
