@@ -1,0 +1,1771 @@
+#!/usr/bin/python3
+"""tether-conformance: checks a tether runner (or a parent) against the wire
+protocol, docs/PROTOCOL.md + proto/tether/v1/tether.proto.
+
+The kit is itself an independent implementation of the parent side, written
+in Python from the schema (classes generated with `protoc --python_out` at
+start-up into a temporary directory) and Debian's python3-protobuf.
+
+  tether-conformance [--only N,NAME,..] [-v] -- RUNNER ARGS...
+      Starts RUNNER ARGS once per check with the channel on its stdin/stdout
+      (e.g. `tether-runner --stdio`) and runs the numbered suite.
+  tether-conformance --parent [--only ..] [-v] -- PARENT ARGS...
+      Checks a parent program: the kit plays scripted runners (itself, in
+      --as-runner mode) that PARENT starts as a shell command. PARENT ARGS
+      may contain the token {runner} (replaced by that command) and
+      {program} (replaced by the program argv, as separate words); without
+      {runner} the kit appends `--runner CMD -- PROGRAM...`, the convention
+      of tether-run.
+  tether-conformance --list [--parent]
+  tether-conformance --as-runner SCENARIO   (internal: a scripted runner on stdio)
+
+Output: one line per check (`ok 3 spawn-success`, `FAIL 7 output-offsets:
+why`, `skip 35 pty-session: skipped (runner does not advertise PTY)`), then
+`N passed, N failed[, N skipped]`. Exit status 1 if any check failed, 2 on
+usage errors.
+"""
+
+import argparse
+import atexit
+import errno
+import fcntl
+import os
+import re
+import select
+import shlex
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+PREFACE = b"\0TETHER\n"
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_PROTO = os.path.join(HERE, "..", "proto", "tether", "v1", "tether.proto")
+
+# Values from include/tether/limits.h (the kit checks against the spec, so
+# it carries its own copy rather than parsing the header).
+FRAME_MAX_DEFAULT = 1 << 20
+FRAME_MAX_MINIMUM = 64 << 10
+FRAME_MAX_CEILING = 16 << 20
+ARGV_MAX_COUNT = 4096
+NAME_MAX_BYTES = 64
+SESSIONS_MAX_CEILING = 65536
+
+pb = None  # the generated module, set by load_schema()
+
+
+def load_schema(proto_path):
+    """protoc --python_out into a temporary directory, then import."""
+    global pb
+    proto_path = os.path.abspath(proto_path)
+    # proto/tether/v1/tether.proto -> include root proto/
+    root = os.path.dirname(os.path.dirname(os.path.dirname(proto_path)))
+    rel = os.path.relpath(proto_path, root)
+    out = tempfile.mkdtemp(prefix="tether-conformance-pb-")
+    atexit.register(shutil.rmtree, out, True)
+    protoc = os.environ.get("PROTOC", "protoc")
+    r = subprocess.run([protoc, "--python_out=" + out, "-I", root, rel],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        sys.exit("tether-conformance: protoc failed on %s:\n%s" % (proto_path, r.stdout.decode(errors="replace")))
+    sys.path.insert(0, out)
+    from tether.v1 import tether_pb2  # noqa: E402
+    pb = tether_pb2
+
+
+def enum_name(enum, value):
+    try:
+        return enum.Name(value)
+    except ValueError:
+        return str(value)
+
+
+# ------------------------------------------------------------------ errors
+
+class CheckFailed(Exception):
+    pass
+
+
+class Violation(CheckFailed):
+    """The runner broke the protocol (seen by the kit's own parent checks)."""
+
+
+class Skipped(Exception):
+    pass
+
+
+class CheckTimeout(BaseException):
+    pass
+
+
+def fail(msg, *a):
+    raise CheckFailed(msg % a if a else msg)
+
+
+def expect(cond, msg, *a):
+    if not cond:
+        fail(msg, *a)
+
+
+# --------------------------------------------------------------- sessions
+
+class Sess:
+    """What the kit knows about one session, as the runner reports it."""
+
+    def __init__(self, sid, spawn):
+        self.sid = sid
+        self.spawn = spawn
+        self.state = "starting"  # -> running -> done
+        self.pid = None
+        self.failed = None       # SpawnFailed
+        self.exited = None       # Exited
+        self.out = {}            # stream -> bytearray
+        self.nout = {}           # stream -> number of Output frames
+        self.trunc = {}          # stream -> dropped
+        self.errors = []         # Error messages on this session
+        self.status = []         # StatusReply messages
+        self.pending_status = 0
+        self.t_done = None
+
+    def data(self, stream):
+        return bytes(self.out.get(stream, b""))
+
+    def streams(self):
+        if self.spawn.io_mode == pb.IO_MODE_PTY:
+            return {pb.STREAM_PTY}
+        if self.spawn.merge_stderr:
+            return {pb.STREAM_STDOUT}
+        return {pb.STREAM_STDOUT, pb.STREAM_STDERR}
+
+    def capped(self, stream):
+        if stream == pb.STREAM_STDERR:
+            return self.spawn.HasField("stderr_cap")
+        return self.spawn.HasField("stdout_cap")
+
+    def describe_end(self):
+        if self.failed is not None:
+            f = self.failed
+            return "SpawnFailed{%s, %s, os_error %d: %s}" % (
+                enum_name(pb.SpawnStage, f.stage), enum_name(pb.SpawnError, f.error), f.os_error, f.message)
+        if self.exited is not None:
+            return "Exited{%s}" % exit_text(self.exited)
+        return self.state
+
+
+def exit_text(e):
+    which = e.WhichOneof("status")
+    if which == "code":
+        return "code %d" % e.code
+    if which == "signal":
+        return "signal %s" % enum_name(pb.SignalNumber, e.signal)
+    return "no status"
+
+
+# ------------------------------------------------------------- connection
+
+class Conn:
+    """One runner process and the kit's end of its channel."""
+
+    def __init__(self, kit, versions=(1, 1), role=None, max_frame=FRAME_MAX_DEFAULT,
+                 caps=(), initial_window=0, max_window=0, send_preface=True,
+                 send_hello=True, env_extra=None):
+        self.kit = kit
+        self.max_frame = max_frame
+        self.buf = bytearray()
+        self.preface_ok = False
+        self.eof = False
+        self.write_closed = False
+        self.hello = None
+        self.goodbye = None
+        self.fatal = None        # first fatal Error frame received
+        self.errors = []         # (session, Error)
+        self.sessions = {}
+        self.nframes = 0
+        self.log = []            # short descriptions of received frames
+        env = dict(os.environ)
+        env["TETHER_CONF_KEEP"] = "kept"
+        if env_extra:
+            env.update(env_extra)
+        self.errfile = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(kit.runner, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.errfile, start_new_session=True, env=env)
+        self.rfd = self.proc.stdout.fileno()
+        self.wfd = self.proc.stdin.fileno()
+        for fd in (self.rfd, self.wfd):
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+        kit.live.append(self)
+        if send_preface:
+            self.send_raw(PREFACE)
+        if send_hello:
+            self.send_hello(versions, role, max_frame, caps, initial_window, max_window)
+
+    # -- sending
+
+    def send_hello(self, versions=(1, 1), role=None, max_frame=FRAME_MAX_DEFAULT, caps=(),
+                   initial_window=0, max_window=0):
+        f = pb.Frame(session=0)
+        h = f.hello
+        h.version_min, h.version_max = versions
+        h.role = pb.ROLE_PARENT if role is None else role
+        h.implementation = "tether-conformance"
+        h.implementation_version = "0.1.0"
+        h.capabilities.extend(caps)
+        h.max_frame_size = max_frame
+        h.initial_window = initial_window
+        h.max_window = max_window
+        self.send(f)
+
+    def send(self, frame):
+        self.send_payload(frame.SerializeToString())
+
+    def send_payload(self, payload):
+        self.send_raw(struct.pack("<I", len(payload)) + payload)
+
+    def send_raw(self, data, timeout=10.0):
+        """Writes everything, reading meanwhile so neither side deadlocks.
+        A closed channel is not an error here (checks look at what comes)."""
+        view = memoryview(data)
+        deadline = time.monotonic() + timeout
+        while view and not self.write_closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                fail("timed out writing %d bytes to the runner", len(view))
+            r, w, _ = select.select([] if self.eof else [self.rfd], [self.wfd], [], left)
+            if r:
+                self._fill()
+            if w:
+                try:
+                    n = os.write(self.wfd, view[:65536])
+                    view = view[n:]
+                except BlockingIOError:
+                    pass
+                except (BrokenPipeError, ConnectionResetError):
+                    self.write_closed = True
+
+    def close_write(self):
+        if not self.write_closed:
+            self.write_closed = True
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+
+    def spawn(self, sid, argv, env=None, **kw):
+        f = pb.Frame(session=sid)
+        sp = f.spawn
+        sp.argv.extend(a if isinstance(a, bytes) else a.encode() for a in argv)
+        if env:
+            sp.env.extend(e if isinstance(e, bytes) else e.encode() for e in env)
+        for k, v in kw.items():
+            if k in ("stdout_cap", "stderr_cap"):
+                getattr(sp, k).bytes = v
+                getattr(sp, k).SetInParent()
+            elif k in ("cwd", "permission_profile_cwd") and isinstance(v, str):
+                setattr(sp, k, v.encode())
+            elif k == "permission_profile":
+                sp.permission_profile.CopyFrom(v)
+            else:
+                setattr(sp, k, v)
+        s = self.sessions.get(sid)
+        if s is None or s.state == "done":
+            self.sessions[sid] = Sess(sid, sp)
+        self.send(f)
+        return self.sessions.get(sid)
+
+    def simple(self, sid, body, **fields):
+        f = pb.Frame(session=sid)
+        m = getattr(f, body)
+        m.SetInParent()
+        for k, v in fields.items():
+            setattr(m, k, v)
+        if body == "status_request" and sid in self.sessions:
+            self.sessions[sid].pending_status += 1
+        self.send(f)
+
+    def stdin(self, sid, data, offset):
+        self.simple(sid, "stdin_data", data=data, offset=offset)
+
+    # -- receiving
+
+    def _fill(self):
+        try:
+            chunk = os.read(self.rfd, 1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+        else:
+            self.buf += chunk
+
+    def _next_frame(self):
+        if not self.preface_ok:
+            n = min(len(self.buf), len(PREFACE))
+            if bytes(self.buf[:n]) != PREFACE[:n]:
+                raise Violation("not a tether peer: the runner's first bytes are %r" % bytes(self.buf[:16]))
+            if n < len(PREFACE):
+                return None
+            del self.buf[:len(PREFACE)]
+            self.preface_ok = True
+        if len(self.buf) < 4:
+            return None
+        (n,) = struct.unpack_from("<I", self.buf)
+        if n == 0:
+            raise Violation("the runner sent a zero-length frame")
+        if n > self.max_frame:
+            raise Violation("the runner sent a %d-byte frame, above the kit's max_frame_size %d" % (n, self.max_frame))
+        if len(self.buf) < 4 + n:
+            return None
+        payload = bytes(self.buf[4:4 + n])
+        del self.buf[:4 + n]
+        f = pb.Frame()
+        try:
+            f.ParseFromString(payload)
+        except Exception as e:  # DecodeError
+            raise Violation("the runner sent a frame that does not decode (%s): %s" % (e, payload[:32].hex()))
+        self.nframes += 1
+        self._track(f)
+        return f
+
+    def recv(self, deadline, what="a frame"):
+        """Next frame, or None at end of stream. CheckFailed on timeout."""
+        while True:
+            f = self._next_frame()
+            if f is not None:
+                return f
+            if self.eof:
+                if self.buf:
+                    raise Violation("the channel ended inside a frame (%d bytes left)" % len(self.buf))
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                fail("timed out waiting for %s", what)
+            r, _, _ = select.select([self.rfd], [], [], left)
+            if r:
+                self._fill()
+
+    def _track(self, f):
+        """The kit's parent-side checks on every frame the runner sends."""
+        body = f.WhichOneof("body")
+        sid = f.session
+        self.log.append("%s@%d" % (body, sid))
+        if self.kit.verbose > 1:
+            self.kit.note("  <- session %d %s" % (sid, body))
+        if self.hello is None:
+            if body == "hello" and sid == 0:
+                h = f.hello
+                if h.role != pb.ROLE_RUNNER:
+                    raise Violation("Hello.role is %s, not ROLE_RUNNER" % enum_name(pb.Role, h.role))
+                self.hello = h
+                return
+            if body == "error" and sid == 0:
+                self.errors.append((sid, f.error))
+                self.fatal = self.fatal or f.error
+                return
+            raise Violation("the runner's first frame is %s on session %d, not Hello" % (body, sid))
+        if self.goodbye is not None:
+            raise Violation("the runner sent %s after its Goodbye" % body)
+        if body is None:
+            raise Violation("the runner sent a frame with no body it may send in v1 (session %d)" % sid)
+        if body == "hello":
+            raise Violation("the runner sent a second Hello")
+        if body in ("spawn", "stdin_data", "stdin_close", "resize", "signal", "terminate", "status_request"):
+            raise Violation("the runner sent %s, which only a parent sends" % body)
+        if body == "error":
+            e = f.error
+            if e.code == pb.ERROR_CODE_UNSPECIFIED:
+                raise Violation("the runner sent Error{ERROR_CODE_UNSPECIFIED}")
+            self.errors.append((sid, e))
+            if sid in self.sessions:
+                self.sessions[sid].errors.append(e)
+            if e.fatal or e.code in (pb.ERROR_CODE_PROTOCOL, pb.ERROR_CODE_VERSION_UNSUPPORTED,
+                                     pb.ERROR_CODE_TIMEOUT):
+                if sid != 0:
+                    raise Violation("fatal Error %s sent on session %d, not 0" % (enum_name(pb.ErrorCode, e.code), sid))
+                self.fatal = self.fatal or e
+            return
+        if body == "goodbye":
+            if sid != 0:
+                raise Violation("Goodbye on session %d" % sid)
+            self.goodbye = f.goodbye
+            return
+        if sid == 0:
+            raise Violation("the runner sent %s on session 0" % body)
+        s = self.sessions.get(sid)
+        if s is None or s.state == "done":
+            raise Violation("the runner sent %s for session %d, which is not live" % (body, sid))
+        if s.state == "starting":
+            if body == "spawned":
+                s.state = "running"
+                s.pid = f.spawned.pid
+            elif body == "spawn_failed":
+                s.state = "done"
+                s.failed = f.spawn_failed
+                s.t_done = time.monotonic()
+            else:
+                raise Violation("session %d: %s before Spawned/SpawnFailed" % (sid, body))
+            return
+        if body == "output":
+            o = f.output
+            st = o.stream
+            if st not in s.streams():
+                raise Violation("session %d: Output on stream %s, not valid for this session"
+                                % (sid, enum_name(pb.Stream, st)))
+            if not o.data:
+                raise Violation("session %d: Output with empty data" % sid)
+            if st in s.trunc:
+                raise Violation("session %d: Output after OutputTruncated on %s" % (sid, enum_name(pb.Stream, st)))
+            have = len(s.out.get(st, b""))
+            if o.offset != have:
+                raise Violation("session %d: %s offset gap: Output at offset %d, %d bytes received so far"
+                                % (sid, enum_name(pb.Stream, st), o.offset, have))
+            s.out.setdefault(st, bytearray()).extend(o.data)
+            s.nout[st] = s.nout.get(st, 0) + 1
+        elif body == "output_truncated":
+            t = f.output_truncated
+            if t.stream not in s.streams() or not s.capped(t.stream):
+                raise Violation("session %d: OutputTruncated on uncapped stream %s" % (sid, enum_name(pb.Stream, t.stream)))
+            if t.stream in s.trunc:
+                raise Violation("session %d: second OutputTruncated on %s" % (sid, enum_name(pb.Stream, t.stream)))
+            if t.dropped == 0:
+                raise Violation("session %d: OutputTruncated with dropped 0" % sid)
+            s.trunc[t.stream] = t.dropped
+        elif body == "status_reply":
+            if s.pending_status <= 0:
+                raise Violation("session %d: StatusReply nobody asked for" % sid)
+            s.pending_status -= 1
+            s.status.append(f.status_reply)
+        elif body == "credit":
+            if f.credit.stream != pb.STREAM_STDIN:
+                raise Violation("session %d: runner sent Credit for stream %s" % (sid, enum_name(pb.Stream, f.credit.stream)))
+        elif body == "exited":
+            if f.exited.WhichOneof("status") is None:
+                raise Violation("session %d: Exited with neither code nor signal" % sid)
+            s.state = "done"
+            s.exited = f.exited
+            s.t_done = time.monotonic()
+        else:
+            raise Violation("session %d: unexpected %s while running" % (sid, body))
+
+    # -- waiting
+
+    def until(self, pred, timeout=10.0, what="something", allow_fatal=False, allow_eof=False):
+        deadline = time.monotonic() + timeout * self.kit.scale
+        while not pred():
+            if self.fatal is not None and not allow_fatal:
+                fail("the runner sent a fatal Error{%s}: %s while the kit waited for %s",
+                     enum_name(pb.ErrorCode, self.fatal.code), self.fatal.message, what)
+            f = self.recv(deadline, what)
+            if f is None:
+                if pred():
+                    return
+                if allow_eof:
+                    return
+                fail("the runner closed the channel while the kit waited for %s%s", what, self.stderr_hint())
+        return
+
+    def open(self, timeout=10.0):
+        self.until(lambda: self.hello is not None, timeout, "the runner's Hello")
+        return self.hello
+
+    def wait_spawned(self, sid, timeout=10.0):
+        s = self.sessions[sid]
+        self.until(lambda: s.state != "starting", timeout, "Spawned on session %d" % sid)
+        if s.failed is not None:
+            fail("session %d: %s, expected Spawned", sid, s.describe_end())
+        return s
+
+    def wait_done(self, sid, timeout=10.0):
+        s = self.sessions[sid]
+        self.until(lambda: s.state == "done", timeout, "the end (Exited/SpawnFailed) of session %d" % sid)
+        return s
+
+    def wait_exited(self, sid, timeout=10.0):
+        s = self.wait_done(sid, timeout)
+        if s.exited is None:
+            fail("session %d: %s, expected Spawned then Exited", sid, s.describe_end())
+        return s
+
+    def wait_error(self, sid, timeout=10.0, after=0):
+        """The first Error on session `sid` with index >= after in self.errors."""
+        found = []
+
+        def pred():
+            for i, (es, e) in enumerate(self.errors):
+                if i >= after and es == sid:
+                    found.append(e)
+                    return True
+            return False
+        self.until(pred, timeout, "an Error on session %d" % sid, allow_fatal=True)
+        return found[0]
+
+    def expect_fatal(self, code, timeout=10.0):
+        """Error{code, fatal} on session 0, then the channel closes and the
+        process exits."""
+        n = len(self.errors)
+        self.until(lambda: self.fatal is not None or self.eof or len(self.errors) > n, timeout,
+                   "Error{%s, fatal}" % enum_name(pb.ErrorCode, code), allow_fatal=True, allow_eof=True)
+        if self.fatal is None and len(self.errors) > n:
+            sid, e = self.errors[n]
+            fail("expected Error{%s, fatal} on session 0, got non-fatal Error{%s} on session %d: %s",
+                 enum_name(pb.ErrorCode, code), enum_name(pb.ErrorCode, e.code), sid, e.message)
+        if self.fatal is None:
+            fail("the runner closed the channel without Error{%s, fatal}", enum_name(pb.ErrorCode, code))
+        e = self.fatal
+        expect(e.code == code, "expected Error{%s, fatal}, got Error{%s}: %s", enum_name(pb.ErrorCode, code),
+               enum_name(pb.ErrorCode, e.code), e.message)
+        expect(e.fatal, "Error{%s} is not marked fatal", enum_name(pb.ErrorCode, code))
+        self.expect_close(timeout)
+        return e
+
+    def expect_close(self, timeout=10.0):
+        """The runner closes the channel (EOF) and its process exits."""
+        deadline = time.monotonic() + timeout * self.kit.scale
+        while not self.eof:
+            try:
+                if self.recv(deadline, "the runner to close the channel") is None:
+                    break
+            except Violation:
+                # garbage after a fatal error is still garbage, but what we
+                # test here is that it closes
+                raise
+        rc = self.wait_process(max(0.1, deadline - time.monotonic()))
+        return rc
+
+    def wait_process(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            fail("the runner process did not exit within %.1fs after closing", timeout)
+
+    def stderr_hint(self):
+        try:
+            self.errfile.seek(0)
+            txt = self.errfile.read().decode(errors="replace").strip()
+        except (OSError, ValueError):
+            return ""
+        if not txt:
+            return ""
+        last = txt.splitlines()[-1]
+        return " (runner stderr: %s)" % last[:200]
+
+    def stderr_text(self):
+        try:
+            self.errfile.seek(0)
+            return self.errfile.read().decode(errors="replace")
+        except (OSError, ValueError):
+            return ""
+
+    # -- teardown
+
+    def goodbye_and_close(self, timeout=10.0):
+        """Orderly end, as every non-fatal check finishes: Goodbye, end of
+        stream, process exit. (Whether the runner answers with its own
+        Goodbye is the `goodbye` check's business, not every check's.)"""
+        self.simple(0, "goodbye", reason="done")
+        self.until(lambda: self.goodbye is not None, timeout, "the runner to end after Goodbye", allow_eof=True)
+        self.expect_close(timeout)
+
+    def kill(self):
+        """Ends the runner: first by closing the channel (so it ends its own
+        sessions), then by force; then kills any session group left over."""
+        if self.proc.poll() is None:
+            self.close_write()
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        for s in self.sessions.values():
+            try:
+                if s.pid and pid_alive(s.pid) and os.getpgid(s.pid) == s.pid:
+                    os.killpg(s.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for p in (self.proc.stdin, self.proc.stdout):
+            try:
+                p.close()
+            except OSError:
+                pass
+        self.errfile.close()
+
+
+def pid_alive(pid):
+    """True if `pid` exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            st = fh.read()
+        return st[st.rindex(")") + 2] != "Z"
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def wait_pids_gone(pids, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(pid_alive(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return not any(pid_alive(p) for p in pids)
+
+
+# ------------------------------------------------------------------- suite
+
+CHECKS = []
+
+
+def check(name, timeout=30, needs=None, parent=False):
+    def deco(fn):
+        (PARENT_CHECKS if parent else CHECKS).append((name, fn, timeout, needs))
+        return fn
+    return deco
+
+
+PARENT_CHECKS = []
+
+
+def need_cap(c, cap):
+    if cap not in c.hello.capabilities:
+        raise Skipped("skipped (runner does not advertise %s)" % enum_name(pb.Capability, cap)[len("CAPABILITY_"):])
+
+
+@check("handshake")
+def t_handshake(k):
+    c = k.conn()
+    h = c.open()
+    expect(h.version_min >= 1, "Hello.version_min is %d, must be >= 1", h.version_min)
+    expect(h.version_min <= h.version_max, "Hello version range %d..%d is empty", h.version_min, h.version_max)
+    expect(h.version_min <= 1 <= h.version_max, "version range %d..%d does not contain 1", h.version_min, h.version_max)
+    expect(h.role == pb.ROLE_RUNNER, "role is not RUNNER")
+    impl = h.implementation.encode()
+    expect(0 < len(impl) <= NAME_MAX_BYTES, "implementation name %r is empty or longer than 64 bytes", h.implementation)
+    expect(len(h.implementation_version.encode()) <= NAME_MAX_BYTES, "implementation_version longer than 64 bytes")
+    expect(FRAME_MAX_MINIMUM <= h.max_frame_size <= FRAME_MAX_CEILING,
+           "max_frame_size %d outside [65536, 16777216]", h.max_frame_size)
+    expect(1 <= h.max_sessions <= SESSIONS_MAX_CEILING, "max_sessions %d outside [1, 65536]", h.max_sessions)
+    expect(pb.CAPABILITY_PIPES in h.capabilities, "the runner does not list CAPABILITY_PIPES")
+    caps = [enum_name(pb.Capability, x)[len("CAPABILITY_"):] for x in h.capabilities]
+    k.info("runner %s %s, versions %d..%d, capabilities %s, max frame %d, max sessions %d" % (
+        h.implementation, h.implementation_version, h.version_min, h.version_max, ",".join(caps),
+        h.max_frame_size, h.max_sessions))
+    c.goodbye_and_close()
+
+
+@check("version-negotiation")
+def t_version_negotiation(k):
+    c = k.conn(versions=(1, 5))
+    h = c.open()
+    agreed = min(5, h.version_max)
+    expect(agreed >= max(1, h.version_min), "no common version with 1..5 (runner %d..%d)", h.version_min, h.version_max)
+    k.info("offered 1..5, runner speaks %d..%d: agreed version %d" % (h.version_min, h.version_max, agreed))
+    c.spawn(1, ["true"])
+    s = c.wait_exited(1)
+    expect(s.exited.code == 0 and s.exited.WhichOneof("status") == "code", "true: %s", s.describe_end())
+    expect(not c.errors, "unexpected Error after offering 1..5: %s", c.errors and c.errors[0][1].message)
+    c.goodbye_and_close()
+
+
+@check("version-unsupported")
+def t_version_unsupported(k):
+    lo, hi = 7, 9
+    c = k.conn(versions=(lo, hi))
+    e = c.expect_fatal(pb.ERROR_CODE_VERSION_UNSUPPORTED)
+    nums = set(int(x) for x in re.findall(r"\d+", e.message))
+    want = {lo, hi}
+    if c.hello is not None:
+        want |= {c.hello.version_min, c.hello.version_max}
+    expect(want <= nums, "the message %r does not name both ranges (%s)", e.message,
+           ", ".join(str(x) for x in sorted(want)))
+
+
+@check("bad-preface")
+def t_bad_preface(k):
+    c = k.conn(send_preface=False, send_hello=False)
+    c.send_raw(b"hello there, runner!\n")
+    deadline = time.monotonic() + 10 * k.scale
+    while True:
+        try:
+            f = c.recv(deadline, "the runner to close the channel")
+        except Violation:
+            raise
+        if f is None:
+            break
+        b = f.WhichOneof("body")
+        expect(b in ("hello", "error"), "the runner sent %s after a bad preface", b)
+    c.wait_process(10 * k.scale)
+
+
+@check("first-frame-not-hello")
+def t_first_not_hello(k):
+    c = k.conn(send_hello=False)
+    f = pb.Frame(session=1)
+    f.status_request.SetInParent()
+    c.send(f)
+    c.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+
+
+@check("bad-hello")
+def t_bad_hello(k):
+    c = k.conn(role=pb.ROLE_RUNNER)  # a parent claiming to be a runner
+    c.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+    c2 = k.conn(max_frame=1000)      # below TETHER_FRAME_MAX_MINIMUM
+    c2.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+
+
+@check("spawn-success")
+def t_spawn_success(k):
+    c = k.conn()
+    c.open()
+    c.spawn(1, ["echo", "hello"])
+    s = c.wait_exited(1)
+    expect(s.pid, "Spawned.pid is 0")
+    expect(s.data(pb.STREAM_STDOUT) == b"hello\n", "stdout %r, expected 'hello\\n'", s.data(pb.STREAM_STDOUT))
+    expect(s.exited.WhichOneof("status") == "code" and s.exited.code == 0, "echo: %s", s.describe_end())
+    c.spawn(2, ["sh", "-c", "exit 7"])
+    s = c.wait_exited(2)
+    expect(s.exited.WhichOneof("status") == "code" and s.exited.code == 7, "exit 7: %s", s.describe_end())
+    expect(not c.errors, "unexpected Error: %s", c.errors and c.errors[0][1].message)
+    c.goodbye_and_close()
+
+
+@check("spawn-env-cwd")
+def t_env_cwd(k):
+    c = k.conn()
+    c.open()
+    script = 'echo "${FOO-unset}:${TETHER_CONF_KEEP-unset}:${HOME-unset}"'
+    c.spawn(1, ["/bin/sh", "-c", script], env=["FOO=bar"], env_mode=pb.ENV_MODE_CLEAR)
+    s = c.wait_exited(1)
+    expect(s.data(pb.STREAM_STDOUT) == b"bar:unset:unset\n", "CLEAR env: %r", s.data(pb.STREAM_STDOUT))
+    c.spawn(2, ["sh", "-c", script], env=["FOO=baz", "HOME", "FOO=qux"])
+    s = c.wait_exited(2)
+    expect(s.data(pb.STREAM_STDOUT) == b"qux:kept:unset\n", "OVERLAY env (FOO=baz, HOME removed, FOO=qux): %r",
+           s.data(pb.STREAM_STDOUT))
+    d = os.path.realpath(k.tmpdir)
+    c.spawn(3, ["pwd", "-P"], cwd=d)
+    s = c.wait_exited(3)
+    expect(s.data(pb.STREAM_STDOUT) == d.encode() + b"\n", "cwd %s: pwd printed %r", d, s.data(pb.STREAM_STDOUT))
+    c.goodbye_and_close()
+
+
+def expect_spawn_failed(c, sid, stage, error, os_err=None):
+    s = c.wait_done(sid)
+    expect(s.failed is not None, "session %d: %s, expected SpawnFailed{%s, %s}", sid, s.describe_end(),
+           enum_name(pb.SpawnStage, stage), enum_name(pb.SpawnError, error))
+    f = s.failed
+    expect(f.stage == stage and f.error == error, "session %d: %s, expected SpawnFailed{%s, %s}", sid,
+           s.describe_end(), enum_name(pb.SpawnStage, stage), enum_name(pb.SpawnError, error))
+    if os_err is not None:
+        expect(f.os_error == os_err and f.os_error_space == pb.OS_ERROR_SPACE_POSIX,
+               "session %d: os_error %d (space %s), expected %d (%s, POSIX)", sid, f.os_error,
+               enum_name(pb.OsErrorSpace, f.os_error_space), os_err, errno.errorcode.get(os_err))
+    else:
+        expect(f.os_error == 0 and f.os_error_space == pb.OS_ERROR_SPACE_UNSPECIFIED,
+               "session %d: os_error %d space %s, expected none for a %s failure", sid, f.os_error,
+               enum_name(pb.OsErrorSpace, f.os_error_space), enum_name(pb.SpawnStage, stage))
+    expect(f.message, "session %d: SpawnFailed.message is empty", sid)
+    return f
+
+
+@check("spawn-fail-not-found")
+def t_not_found(k):
+    c = k.conn()
+    c.open()
+    c.spawn(1, ["/nonexistent/tether-conformance"])
+    expect_spawn_failed(c, 1, pb.SPAWN_STAGE_EXEC, pb.SPAWN_ERROR_NOT_FOUND, errno.ENOENT)
+    c.spawn(2, ["tether-conformance-no-such-program"])
+    expect_spawn_failed(c, 2, pb.SPAWN_STAGE_EXEC, pb.SPAWN_ERROR_NOT_FOUND, errno.ENOENT)
+    c.spawn(1, ["true"])  # the failed id is free again
+    s = c.wait_exited(1)
+    expect(s.exited.code == 0, "reused id 1: %s", s.describe_end())
+    c.goodbye_and_close()
+
+
+@check("spawn-fail-permission")
+def t_permission(k):
+    path = os.path.join(k.tmpdir, "not-executable")
+    with open(path, "w") as fh:
+        fh.write("#!/bin/sh\necho hi\n")
+    os.chmod(path, 0o644)
+    c = k.conn()
+    c.open()
+    c.spawn(1, [path])
+    expect_spawn_failed(c, 1, pb.SPAWN_STAGE_EXEC, pb.SPAWN_ERROR_PERMISSION_DENIED, errno.EACCES)
+    c.goodbye_and_close()
+
+
+@check("spawn-fail-cwd")
+def t_bad_cwd(k):
+    c = k.conn()
+    c.open()
+    c.spawn(1, ["true"], cwd="/nonexistent/tether-conformance-dir")
+    expect_spawn_failed(c, 1, pb.SPAWN_STAGE_CWD, pb.SPAWN_ERROR_NOT_FOUND, errno.ENOENT)
+    f = os.path.join(k.tmpdir, "a-file")
+    open(f, "w").close()
+    c.spawn(2, ["true"], cwd=f)
+    expect_spawn_failed(c, 2, pb.SPAWN_STAGE_CWD, pb.SPAWN_ERROR_NOT_A_DIRECTORY, errno.ENOTDIR)
+    # the cwd is checked before the program: a bad cwd with a missing program is a CWD failure
+    c.spawn(3, ["/nonexistent/tether-conformance"], cwd="/nonexistent/tether-conformance-dir")
+    expect_spawn_failed(c, 3, pb.SPAWN_STAGE_CWD, pb.SPAWN_ERROR_NOT_FOUND, errno.ENOENT)
+    c.goodbye_and_close()
+
+
+@check("spawn-fail-request")
+def t_bad_request(k):
+    c = k.conn()
+    c.open()
+    c.spawn(1, [])
+    expect_spawn_failed(c, 1, pb.SPAWN_STAGE_REQUEST, pb.SPAWN_ERROR_INVALID)
+    c.spawn(2, ["echo", b"a\0b"])
+    expect_spawn_failed(c, 2, pb.SPAWN_STAGE_REQUEST, pb.SPAWN_ERROR_INVALID)
+    c.spawn(3, [b""])
+    expect_spawn_failed(c, 3, pb.SPAWN_STAGE_REQUEST, pb.SPAWN_ERROR_INVALID)
+    c.spawn(4, ["true"], env=["=x"])
+    expect_spawn_failed(c, 4, pb.SPAWN_STAGE_REQUEST, pb.SPAWN_ERROR_INVALID)
+    c.spawn(5, ["true"], stdin_mode=77)
+    expect_spawn_failed(c, 5, pb.SPAWN_STAGE_REQUEST, pb.SPAWN_ERROR_INVALID)
+    expect(not c.errors, "a bad Spawn drew an Error frame (%s), not only SpawnFailed",
+           c.errors and c.errors[0][1].message)
+    c.goodbye_and_close()
+
+
+@check("output-offsets")
+def t_output_offsets(k):
+    c = k.conn()
+    c.open()
+    n = 300
+    script = "i=1; while [ $i -le %d ]; do echo out$i; echo err$i >&2; i=$((i+1)); done; printf tail" % n
+    c.spawn(1, ["sh", "-c", script])
+    s = c.wait_exited(1, 30)
+    want_out = b"".join(b"out%d\n" % i for i in range(1, n + 1)) + b"tail"
+    want_err = b"".join(b"err%d\n" % i for i in range(1, n + 1))
+    expect(s.data(pb.STREAM_STDOUT) == want_out, "stdout differs (%d bytes, expected %d)",
+           len(s.data(pb.STREAM_STDOUT)), len(want_out))
+    expect(s.data(pb.STREAM_STDERR) == want_err, "stderr differs (%d bytes, expected %d)",
+           len(s.data(pb.STREAM_STDERR)), len(want_err))
+    expect(s.exited.code == 0, "%s", s.describe_end())
+    k.info("%d stdout and %d stderr Output frames" % (s.nout.get(1, 0), s.nout.get(2, 0)))
+    c.goodbye_and_close()
+
+
+@check("output-cap-merge")
+def t_output_cap(k):
+    c = k.conn()
+    c.open()
+    c.spawn(1, ["sh", "-c", "echo hello world; echo oops >&2"], stdout_cap=5, stderr_cap=0)
+    s = c.wait_exited(1)
+    expect(s.data(pb.STREAM_STDOUT) == b"hello", "capped stdout %r, expected 'hello'", s.data(pb.STREAM_STDOUT))
+    expect(s.trunc.get(pb.STREAM_STDOUT) == 7, "OutputTruncated(stdout) dropped %s, expected 7",
+           s.trunc.get(pb.STREAM_STDOUT))
+    expect(s.data(pb.STREAM_STDERR) == b"", "stderr cap 0 let bytes through")
+    expect(s.trunc.get(pb.STREAM_STDERR) == 5, "OutputTruncated(stderr) dropped %s, expected 5",
+           s.trunc.get(pb.STREAM_STDERR))
+    c.spawn(2, ["sh", "-c", "echo a; echo b >&2; cat; echo c"], merge_stderr=True, stdin_mode=pb.STDIN_MODE_NULL)
+    s = c.wait_exited(2)
+    expect(s.data(pb.STREAM_STDOUT) == b"a\nb\nc\n", "merge_stderr + stdin NULL: stdout %r", s.data(pb.STREAM_STDOUT))
+    c.goodbye_and_close()
+
+
+@check("stdin-cat")
+def t_stdin(k):
+    c = k.conn()
+    c.open()
+    c.spawn(1, ["cat"])
+    c.stdin(1, b"hello ", 0)  # right after Spawn, without waiting for Spawned
+    c.wait_spawned(1)
+    c.stdin(1, b"world", 6)
+    c.simple(1, "stdin_close")
+    s = c.wait_exited(1)
+    expect(s.data(pb.STREAM_STDOUT) == b"hello world", "cat echoed %r", s.data(pb.STREAM_STDOUT))
+    expect(s.exited.code == 0, "%s", s.describe_end())
+    expect(not s.errors, "Error on the session: %s", s.errors and s.errors[0].message)
+    # a lot more than a pipe buffer
+    c.spawn(2, ["wc", "-c"])
+    chunk = b"x" * 32768
+    for i in range(16):
+        c.stdin(2, chunk, i * len(chunk))
+    c.simple(2, "stdin_close")
+    s = c.wait_exited(2, 30)
+    expect(s.data(pb.STREAM_STDOUT).strip() == b"524288", "wc -c counted %r, expected 524288",
+           s.data(pb.STREAM_STDOUT))
+    c.goodbye_and_close()
+
+
+@check("stdin-offset-gap")
+def t_stdin_gap(k):
+    c = k.conn()
+    c.open()
+    c.spawn(1, ["cat"])
+    c.wait_spawned(1)
+    c.stdin(1, b"abc", 0)
+    c.stdin(1, b"def", 5)  # gap: expected 3
+    c.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+
+
+@check("signal-term", needs="SIGNALS")
+def t_signal(k):
+    c = k.conn()
+    c.open()
+    need_cap(c, pb.CAPABILITY_SIGNALS)
+    c.spawn(1, ["sleep", "100"])
+    c.wait_spawned(1)
+    c.simple(1, "signal", signal=pb.SIGNAL_TERM)
+    s = c.wait_exited(1)
+    expect(s.exited.WhichOneof("status") == "signal" and s.exited.signal == pb.SIGNAL_TERM,
+           "after Signal{TERM}: %s", s.describe_end())
+    expect(s.exited.raw_signal == signal.SIGTERM, "raw_signal %d, expected %d", s.exited.raw_signal, signal.SIGTERM)
+    if pb.CAPABILITY_PROCESS_GROUPS in c.hello.capabilities:
+        c.spawn(2, ["sh", "-c", "sleep 100; exit 3"])
+        c.wait_spawned(2)
+        c.simple(2, "signal", signal=pb.SIGNAL_KILL, group=True)  # the shell and its sleep
+        s = c.wait_exited(2)
+        expect(s.exited.WhichOneof("status") == "signal" and s.exited.signal == pb.SIGNAL_KILL,
+               "after Signal{KILL, group}: %s", s.describe_end())
+    c.goodbye_and_close()
+
+
+@check("signal-invalid", needs="SIGNALS")
+def t_signal_invalid(k):
+    c = k.conn()
+    c.open()
+    need_cap(c, pb.CAPABILITY_SIGNALS)
+    c.spawn(1, ["sleep", "100"])
+    s = c.wait_spawned(1)
+    for value in (0, 99):
+        n = len(c.errors)
+        c.simple(1, "signal", signal=value)
+        e = c.wait_error(1, after=n)
+        expect(e.code == pb.ERROR_CODE_INVALID and not e.fatal,
+               "Signal{%d}: Error{%s, fatal=%s}, expected non-fatal INVALID (PROTOCOL.md 5.6)", value,
+               enum_name(pb.ErrorCode, e.code), e.fatal)
+    expect(s.state == "running", "the session ended: %s", s.describe_end())
+    c.goodbye_and_close()
+
+
+@check("terminate")
+def t_terminate(k):
+    c = k.conn()
+    c.open()
+    c.spawn(1, ["sleep", "100"])
+    c.wait_spawned(1)
+    c.simple(1, "terminate")
+    s = c.wait_exited(1)
+    expect(s.exited.WhichOneof("status") == "signal" and s.exited.signal == pb.SIGNAL_TERM,
+           "Terminate on sleep: %s, expected signal TERM", s.describe_end())
+    c.spawn(2, ["sh", "-c", "trap '' TERM; echo ready; sleep 100"])
+    c.until(lambda: c.sessions[2].data(pb.STREAM_STDOUT) == b"ready\n", 10, "'ready' from the TERM-proof child")
+    t0 = time.monotonic()
+    c.simple(2, "terminate", grace_ms=300)
+    s = c.wait_exited(2)
+    dt = s.t_done - t0
+    expect(s.exited.WhichOneof("status") == "signal" and s.exited.signal == pb.SIGNAL_KILL,
+           "Terminate{grace 300ms} on a child that ignores TERM: %s, expected signal KILL", s.describe_end())
+    expect(0.25 <= dt < 5, "killed after %.2fs, expected about 0.3s", dt)
+    c.goodbye_and_close()
+
+
+@check("spawn-timeout")
+def t_timeout(k):
+    c = k.conn()
+    c.open()
+    t0 = time.monotonic()
+    c.spawn(1, ["sleep", "100"], timeout_ms=300)
+    s = c.wait_exited(1)
+    dt = s.t_done - t0
+    expect(s.exited.timed_out, "Exited.timed_out is false after timeout_ms 300: %s", s.describe_end())
+    expect(s.exited.WhichOneof("status") == "signal", "timed out child: %s", s.describe_end())
+    expect(0.25 <= dt < 5, "timed out after %.2fs, expected about 0.3s", dt)
+    c.goodbye_and_close()
+
+
+@check("status")
+def t_status(k):
+    c = k.conn()
+    c.open()
+    c.spawn(1, ["sleep", "100"])
+    s = c.wait_spawned(1)
+    c.simple(1, "status_request")
+    c.until(lambda: s.status, 10, "StatusReply")
+    r = s.status[0]
+    expect(r.running and r.pid == s.pid, "StatusReply{running %s, pid %d}, expected running with pid %d",
+           r.running, r.pid, s.pid)
+    c.simple(1, "terminate", grace_ms=100)
+    c.wait_exited(1)
+    n = len(c.errors)
+    c.simple(1, "status_request")
+    e = c.wait_error(1, after=n)
+    expect(e.code == pb.ERROR_CODE_UNKNOWN_SESSION and not e.fatal,
+           "StatusRequest after Exited: Error{%s}, expected UNKNOWN_SESSION", enum_name(pb.ErrorCode, e.code))
+    c.goodbye_and_close()
+
+
+@check("exit-after-drain", timeout=90)
+def t_drain(k):
+    # the kit accepts only 64 KiB frames here: the runner must split
+    c = k.conn(max_frame=FRAME_MAX_MINIMUM)
+    c.open()
+    n = 200000
+    c.spawn(1, ["sh", "-c", "seq 1 %d; seq 1 %d >&2; exit 3" % (n, n)])
+    s = c.wait_exited(1, 60)
+    want = b"".join(b"%d\n" % i for i in range(1, n + 1))
+    got_o, got_e = s.data(pb.STREAM_STDOUT), s.data(pb.STREAM_STDERR)
+    expect(got_o == want, "stdout: %d of %d bytes before Exited", len(got_o), len(want))
+    expect(got_e == want, "stderr: %d of %d bytes before Exited", len(got_e), len(want))
+    expect(s.exited.code == 3, "%s", s.describe_end())
+    c.goodbye_and_close()
+
+
+@check("many-sessions", timeout=90)
+def t_many(k):
+    c = k.conn()
+    h = c.open()
+    n = min(50, h.max_sessions)
+    for i in range(1, n + 1):
+        c.spawn(i, ["sh", "-c", "echo out %d; echo err %d >&2; exit %d" % (i, i, i)])
+    for i in range(1, n + 1):
+        s = c.wait_exited(i, 60)
+        expect(s.data(pb.STREAM_STDOUT) == b"out %d\n" % i, "session %d stdout %r", i, s.data(pb.STREAM_STDOUT))
+        expect(s.data(pb.STREAM_STDERR) == b"err %d\n" % i, "session %d stderr %r", i, s.data(pb.STREAM_STDERR))
+        expect(s.exited.code == i, "session %d: %s", i, s.describe_end())
+    k.info("%d concurrent sessions" % n)
+    c.goodbye_and_close()
+
+
+@check("session-exists")
+def t_session_exists(k):
+    c = k.conn()
+    c.open()
+    c.spawn(1, ["sleep", "100"])
+    s = c.wait_spawned(1)
+    c.spawn(1, ["true"])
+    e = c.wait_error(1)
+    expect(e.code == pb.ERROR_CODE_SESSION_EXISTS and not e.fatal, "Spawn on a live id: Error{%s}, expected SESSION_EXISTS",
+           enum_name(pb.ErrorCode, e.code))
+    expect(s.state == "running", "the live session was disturbed: %s", s.describe_end())
+    c.goodbye_and_close()
+
+
+@check("unknown-session")
+def t_unknown_session(k):
+    c = k.conn()
+    c.open()
+    for sid, body, kw in ((77, "stdin_data", {"data": b"x"}), (78, "status_request", {}),
+                          (79, "terminate", {}), (80, "stdin_close", {})):
+        n = len(c.errors)
+        c.simple(sid, body, **kw)
+        e = c.wait_error(sid, after=n)
+        expect(e.code == pb.ERROR_CODE_UNKNOWN_SESSION, "%s on unknown session %d: Error{%s}", body, sid,
+               enum_name(pb.ErrorCode, e.code))
+        expect(not e.fatal, "UNKNOWN_SESSION marked fatal")
+    # an Error for an unknown session is never answered
+    n = len(c.errors)
+    f = pb.Frame(session=81)
+    f.error.code = pb.ERROR_CODE_INTERNAL
+    f.error.message = "the parent complains about nothing"
+    c.send(f)
+    c.spawn(2, ["echo", "still here"])
+    s = c.wait_exited(2)
+    expect(s.data(pb.STREAM_STDOUT) == b"still here\n", "after UNKNOWN_SESSION: %r", s.data(pb.STREAM_STDOUT))
+    expect(not any(sid == 81 for sid, _ in c.errors[n:]), "the runner answered an Error with an Error")
+    c.goodbye_and_close()
+
+
+@check("unknown-frame-type")
+def t_unknown_body(k):
+    c = k.conn()
+    c.open()
+    # Frame{session: 5, field 99: <empty message>}
+    c.send_payload(bytes([0x08, 0x05, 0x9a, 0x06, 0x00]))
+    c.spawn(6, ["echo", "still here"])
+    s = c.wait_exited(6)
+    expect(s.data(pb.STREAM_STDOUT) == b"still here\n", "after the unknown body: %r", s.data(pb.STREAM_STDOUT))
+    try:
+        e = c.wait_error(5, timeout=2)
+    except CheckFailed:
+        fail("no Error{UNSUPPORTED} for a frame with an unknown body type")
+    expect(e.code == pb.ERROR_CODE_UNSUPPORTED and not e.fatal, "unknown body: Error{%s, fatal=%s}, expected UNSUPPORTED",
+           enum_name(pb.ErrorCode, e.code), e.fatal)
+    c.goodbye_and_close()
+
+
+@check("malformed-frame")
+def t_malformed(k):
+    c = k.conn()
+    c.open()
+    c.send_payload(bytes([0x12, 0xFF, 0xFF, 0xFF, 0x0F, 0x01]))
+    c.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+    c2 = k.conn()  # invalid UTF-8 in a text field (Goodbye.reason)
+    c2.open()
+    c2.send_payload(bytes([0x92, 0x01, 0x03, 0x0A, 0x01, 0xFF]))
+    c2.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+
+
+@check("wrong-direction")
+def t_wrong_direction(k):
+    c = k.conn()
+    c.open()
+    f = pb.Frame(session=1)
+    f.output.stream = pb.STREAM_STDOUT
+    f.output.data = b"x"
+    c.send(f)
+    c.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+
+
+@check("session-zero-misuse")
+def t_session_zero(k):
+    c = k.conn()
+    c.open()
+    f = pb.Frame(session=0)
+    f.spawn.argv.append(b"true")
+    c.send(f)
+    c.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+
+
+@check("limit-zero-length")
+def t_zero_length(k):
+    c = k.conn()
+    c.open()
+    c.send_raw(b"\0\0\0\0")
+    c.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+
+
+@check("limit-frame-too-large")
+def t_too_large(k):
+    c = k.conn()
+    h = c.open()
+    c.send_raw(struct.pack("<I", h.max_frame_size + 1))  # the body is never read
+    c.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+
+
+def spawn_payload(sid, count):
+    """A Spawn with `count` argv entries, built by hand (a sender must never
+    produce it, so the kit does not use the generated encoder)."""
+    entries = bytes([0x0A, len(b"/nonexistent/tether-conformance")]) + b"/nonexistent/tether-conformance"
+    entries += b"\x0a\x01a" * (count - 1)
+    ln, v = bytearray(), len(entries)
+    while True:
+        ln.append((v & 0x7F) | (0x80 if v > 0x7F else 0))
+        v >>= 7
+        if not v:
+            break
+    return bytes([0x08, sid, 0x1A]) + bytes(ln) + entries
+
+
+@check("limit-argv-count")
+def t_argv_count(k):
+    c = k.conn()
+    c.open()
+    c.sessions[1] = Sess(1, pb.Spawn())
+    c.send_payload(spawn_payload(1, ARGV_MAX_COUNT))
+    s = c.wait_done(1)
+    expect(s.failed is not None and s.failed.stage == pb.SPAWN_STAGE_EXEC,
+           "%d argv entries (at the limit): %s, expected an EXEC failure of the missing program",
+           ARGV_MAX_COUNT, s.describe_end())
+    c.sessions[2] = Sess(2, pb.Spawn())
+    c.send_payload(spawn_payload(2, ARGV_MAX_COUNT + 1))
+    expect_spawn_failed(c, 2, pb.SPAWN_STAGE_LIMITS, pb.SPAWN_ERROR_LIMIT)
+    c.spawn(3, ["true"])
+    s = c.wait_exited(3)
+    expect(s.exited.code == 0, "after the limit: %s", s.describe_end())
+    c.goodbye_and_close()
+
+
+@check("goodbye")
+def t_goodbye(k):
+    c = k.conn()
+    c.open()
+    c.spawn(1, ["sleep", "1000"])
+    s = c.wait_spawned(1)
+    c.simple(0, "goodbye", reason="conformance")
+    c.until(lambda: c.goodbye is not None, 10, "the runner's Goodbye", allow_eof=True)
+    expect(c.goodbye is not None, "the runner closed without Goodbye")
+    rc = c.expect_close()
+    expect(rc == 0, "the runner exited with status %s after Goodbye", rc)
+    expect(wait_pids_gone([s.pid], 5), "the child (pid %d) outlived the runner", s.pid)
+
+
+@check("parent-gone")
+def t_parent_gone(k):
+    c = k.conn()
+    c.open()
+    c.spawn(1, ["sleep", "1000"])
+    c.spawn(2, ["sh", "-c", "trap '' TERM; echo ready; sleep 1000"])
+    s1 = c.wait_spawned(1)
+    c.until(lambda: c.sessions[2].data(pb.STREAM_STDOUT) == b"ready\n", 10, "'ready'")
+    s2 = c.sessions[2]
+    c.close_write()
+    deadline = time.monotonic() + 15 * k.scale
+    while c.recv(deadline, "the runner to close after the parent went away") is not None:
+        pass
+    c.wait_process(15 * k.scale)
+    expect(wait_pids_gone([s1.pid, s2.pid], 5), "children outlived the runner (no orphans allowed)")
+
+
+@check("unadvertised-features")
+def t_unadvertised(k):
+    c = k.conn()
+    h = c.open()
+    done = []
+    if pb.CAPABILITY_PTY not in h.capabilities and pb.CAPABILITY_CONPTY not in h.capabilities:
+        c.spawn(1, ["true"], io_mode=pb.IO_MODE_PTY)
+        expect_spawn_failed(c, 1, pb.SPAWN_STAGE_PTY, pb.SPAWN_ERROR_UNSUPPORTED)
+        done.append("PTY")
+    if pb.CAPABILITY_PERMISSION_PROFILES not in h.capabilities:
+        prof = pb.PermissionProfile(network=pb.NETWORK_MODE_DENIED)
+        c.spawn(2, ["true"], permission_profile=prof)
+        expect_spawn_failed(c, 2, pb.SPAWN_STAGE_PERMISSIONS, pb.SPAWN_ERROR_UNSUPPORTED)
+        prof = pb.PermissionProfile(filesystem=pb.FILESYSTEM_MODE_READ_ONLY)
+        c.spawn(3, ["true"], permission_profile=prof)
+        expect_spawn_failed(c, 3, pb.SPAWN_STAGE_PERMISSIONS, pb.SPAWN_ERROR_UNSUPPORTED)
+        done.append("PERMISSION_PROFILES")
+    if pb.CAPABILITY_SIGNALS not in h.capabilities:
+        c.spawn(4, ["sleep", "100"])
+        c.wait_spawned(4)
+        c.simple(4, "signal", signal=pb.SIGNAL_TERM)
+        e = c.wait_error(4)
+        expect(e.code == pb.ERROR_CODE_UNSUPPORTED, "Signal without CAPABILITY_SIGNALS: Error{%s}",
+               enum_name(pb.ErrorCode, e.code))
+        done.append("SIGNALS")
+    if not done:
+        raise Skipped("skipped (runner advertises every optional feature this check covers)")
+    k.info("refused cleanly: " + ", ".join(done))
+    c.goodbye_and_close()
+
+
+@check("pty-session", needs="PTY")
+def t_pty(k):
+    c = k.conn()
+    c.open()
+    need_cap(c, pb.CAPABILITY_PTY)
+    c.spawn(1, ["sh", "-c", "stty size; test -t 0 && test -t 1 && test -t 2 && echo tty; read x; echo got:$x"],
+            io_mode=pb.IO_MODE_PTY, pty_rows=33, pty_cols=101)
+    s = c.wait_spawned(1)
+    c.until(lambda: b"tty" in s.data(pb.STREAM_PTY), 10, "'tty' from the pty child")
+    c.stdin(1, b"typed\n", 0)
+    s = c.wait_exited(1)
+    out = s.data(pb.STREAM_PTY).replace(b"\r\n", b"\n")
+    expect(b"33 101\n" in out, "stty size in a 33x101 pty printed %r", out)
+    expect(b"got:typed" in out, "input typed into the pty did not arrive: %r", out)
+    expect(s.exited.code == 0, "%s", s.describe_end())
+    # Resize and end-of-input
+    c.spawn(2, ["sh", "-c", "echo ready; read x; stty size; cat; echo eof"], io_mode=pb.IO_MODE_PTY)
+    s = c.wait_spawned(2)
+    c.until(lambda: b"ready" in s.data(pb.STREAM_PTY), 10, "'ready'")
+    c.simple(2, "resize", rows=40, cols=120)
+    c.stdin(2, b"go\n", 0)
+    c.until(lambda: b"40 120" in s.data(pb.STREAM_PTY), 10, "stty size after Resize{40, 120}")
+    c.simple(2, "stdin_close")
+    s = c.wait_exited(2)
+    expect(b"eof" in s.data(pb.STREAM_PTY), "StdinClose did not end the pty's input: %r", s.data(pb.STREAM_PTY))
+    n = len(c.errors)
+    c.spawn(3, ["sleep", "100"])
+    c.wait_spawned(3)
+    c.simple(3, "resize", rows=10, cols=10)
+    e = c.wait_error(3, after=n)
+    expect(e.code == pb.ERROR_CODE_INVALID,
+           "Resize on a pipes session: Error{%s}, expected INVALID (PROTOCOL.md 5.6)", enum_name(pb.ErrorCode, e.code))
+    c.goodbye_and_close()
+
+
+@check("permission-profiles", needs="PERMISSION_PROFILES")
+def t_profiles(k):
+    c = k.conn()
+    c.open()
+    need_cap(c, pb.CAPABILITY_PERMISSION_PROFILES)
+    target = os.path.join(k.tmpdir, "written")
+    prof = pb.PermissionProfile(filesystem=pb.FILESYSTEM_MODE_READ_ONLY)
+    c.spawn(1, ["sh", "-c", "echo x > '%s'" % target], permission_profile=prof)
+    s = c.wait_done(1)
+    if s.failed is not None:
+        expect(s.failed.stage == pb.SPAWN_STAGE_PERMISSIONS, "%s", s.describe_end())
+    else:
+        expect(s.exited.code != 0 and not os.path.exists(target), "a READ_ONLY child wrote %s", target)
+    c.goodbye_and_close()
+
+
+@check("flow-control", needs="FLOW_CONTROL", timeout=60)
+def t_flow(k):
+    window = 65536
+    c = k.conn(caps=[pb.CAPABILITY_FLOW_CONTROL], initial_window=window)
+    h = c.open()
+    need_cap(c, pb.CAPABILITY_FLOW_CONTROL)
+    win = min(x for x in (window, h.initial_window) if x)
+    total = 1 << 20
+    c.spawn(1, ["head", "-c", str(total), "/dev/zero"])
+    s = c.wait_spawned(1)
+    deadline = time.monotonic() + 1.0
+    try:
+        while True:
+            c.recv(deadline, "more output")
+    except CheckFailed:
+        pass
+    got = len(s.data(pb.STREAM_STDOUT))
+    expect(got <= win, "%d bytes of output arrived against a window of %d", got, win)
+    while s.state != "done":
+        c.simple(1, "credit", stream=pb.STREAM_STDOUT, bytes=win)
+        before = len(s.data(pb.STREAM_STDOUT))
+        c.until(lambda: s.state == "done" or len(s.data(pb.STREAM_STDOUT)) > before, 10, "output after Credit")
+    expect(len(s.data(pb.STREAM_STDOUT)) == total, "%d of %d bytes", len(s.data(pb.STREAM_STDOUT)), total)
+    c.goodbye_and_close()
+
+
+# ------------------------------------------------------------- the driver
+
+class Kit:
+    def __init__(self, args):
+        self.verbose = args.verbose
+        self.scale = args.timeout_scale
+        self.runner = args.command
+        self.live = []
+        self.tmpdir = None
+        self.notes = []
+
+    def conn(self, **kw):
+        return Conn(self, **kw)
+
+    def info(self, msg):
+        self.notes.append(msg)
+
+    def note(self, msg):
+        print(msg, flush=True)
+
+    def cleanup(self):
+        for c in self.live:
+            c.kill()
+        self.live = []
+
+
+def on_alarm(signum, frame):
+    raise CheckTimeout()
+
+
+def select_checks(table, only):
+    chosen = []
+    for i, (name, fn, timeout, needs) in enumerate(table, 1):
+        if only is None or str(i) in only or name in only:
+            chosen.append((i, name, fn, timeout, needs))
+    return chosen
+
+
+def run_suite(args, table, kit_cls):
+    only = None
+    if args.only:
+        only = set(x.strip() for x in args.only.split(",") if x.strip())
+        names = {n for n, _, _, _ in table} | {str(i) for i in range(1, len(table) + 1)}
+        bad = only - names
+        if bad:
+            sys.exit("tether-conformance: no such check: %s (see --list)" % ", ".join(sorted(bad)))
+    kit = kit_cls(args)
+    signal.signal(signal.SIGALRM, on_alarm)
+    xfail = set(x.strip() for x in (args.xfail or "").split(",") if x.strip())
+    passed = failed = skipped = xfailed = 0
+    for i, name, fn, timeout, needs in select_checks(table, only):
+        kit.tmpdir = tempfile.mkdtemp(prefix="tether-conformance-")
+        kit.notes = []
+        verdict, why = "ok", ""
+        signal.setitimer(signal.ITIMER_REAL, timeout * kit.scale)
+        try:
+            fn(kit)
+        except CheckTimeout:
+            verdict, why = "FAIL", "the check did not finish within %ss (hung runner?)" % (timeout * kit.scale)
+        except Skipped as e:
+            verdict, why = "skip", str(e)
+        except CheckFailed as e:
+            verdict, why = "FAIL", str(e)
+        except Exception as e:  # a bug in the kit or an unexpected runner reply
+            verdict, why = "FAIL", "%s: %s" % (type(e).__name__, e)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        errtext = "".join(c.stderr_text() for c in kit.live) if verdict == "FAIL" and kit.verbose else ""
+        kit.cleanup()
+        shutil.rmtree(kit.tmpdir, True)
+        if name in xfail or str(i) in xfail:
+            if verdict == "FAIL":
+                verdict = "xfail"
+            elif verdict == "ok":
+                verdict, why = "FAIL", "XPASS: passes but is listed in --xfail (remove it there)"
+        if verdict == "xfail":
+            xfailed += 1
+            print("xfail %d %s: %s" % (i, name, why), flush=True)
+        elif verdict == "ok":
+            passed += 1
+            print("ok %d %s" % (i, name), flush=True)
+        elif verdict == "skip":
+            skipped += 1
+            print("skip %d %s: %s" % (i, name, why), flush=True)
+        else:
+            failed += 1
+            print("FAIL %d %s: %s" % (i, name, why), flush=True)
+        if kit.verbose:
+            for n in kit.notes:
+                print("    # " + n, flush=True)
+            if errtext.strip():
+                for line in errtext.strip().splitlines()[-10:]:
+                    print("    # runner stderr: " + line, flush=True)
+    tail = ", %d skipped" % skipped if skipped else ""
+    tail += ", %d xfailed" % xfailed if xfailed else ""
+    print("%d passed, %d failed%s" % (passed, failed, tail), flush=True)
+    return 1 if failed else 0
+
+
+# --------------------------------------------- parent mode: scripted runners
+
+class ScriptedRunner:
+    """--as-runner SCENARIO: a runner on stdin/stdout that follows a script,
+    used to check parents. Findings about the parent go to the report file
+    named by TETHER_CONF_REPORT, one per line."""
+
+    def __init__(self, scenario):
+        self.scenario = scenario
+        self.rfd, self.wfd = 0, 1
+        self.buf = bytearray()
+        self.report = os.environ.get("TETHER_CONF_REPORT")
+        self.deadline = time.monotonic() + float(os.environ.get("TETHER_CONF_RUNNER_TIMEOUT", "20"))
+        self.peer_hello = None
+        self.preface_ok = False
+
+    def finding(self, msg):
+        if self.report:
+            with open(self.report, "a") as fh:
+                fh.write(msg + "\n")
+
+    def write(self, data):
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.wfd, view)
+            except (BrokenPipeError, ConnectionResetError):
+                return False
+            view = view[n:]
+        return True
+
+    def frame(self, sid, body, **fields):
+        f = pb.Frame(session=sid)
+        m = getattr(f, body)
+        m.SetInParent()
+        for k, v in fields.items():
+            if isinstance(v, list):
+                getattr(m, k).extend(v)
+            else:
+                setattr(m, k, v)
+        p = f.SerializeToString()
+        return struct.pack("<I", len(p)) + p
+
+    def hello(self):
+        return self.frame(0, "hello", version_min=1, version_max=1, role=pb.ROLE_RUNNER,
+                          implementation="tether-conformance-scripted", implementation_version="0.1.0",
+                          capabilities=[pb.CAPABILITY_PIPES, pb.CAPABILITY_SIGNALS],
+                          max_frame_size=FRAME_MAX_DEFAULT, max_sessions=16)
+
+    def read_frame(self):
+        """Next frame from the parent, None at EOF or deadline."""
+        while True:
+            if not self.preface_ok and len(self.buf) >= 8:
+                if bytes(self.buf[:8]) != PREFACE:
+                    self.finding("the parent's preface is %r" % bytes(self.buf[:8]))
+                    return None
+                del self.buf[:8]
+                self.preface_ok = True
+            if self.preface_ok and len(self.buf) >= 4:
+                (n,) = struct.unpack_from("<I", self.buf)
+                if n == 0 or n > FRAME_MAX_DEFAULT:
+                    self.finding("the parent sent a frame of length %d" % n)
+                    return None
+                if len(self.buf) >= 4 + n:
+                    f = pb.Frame()
+                    try:
+                        f.ParseFromString(bytes(self.buf[4:4 + n]))
+                    except Exception:
+                        self.finding("the parent sent a frame that does not decode")
+                        return None
+                    del self.buf[:4 + n]
+                    return f
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.rfd], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(self.rfd, 65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+
+    def drain(self):
+        """Waits for the parent to close the channel (or the deadline)."""
+        while self.read_frame() is not None:
+            pass
+
+    def handshake(self):
+        f = self.read_frame()
+        if f is None or f.WhichOneof("body") != "hello":
+            self.finding("the parent's first frame is not Hello")
+            return False
+        h = f.hello
+        if h.role != pb.ROLE_PARENT:
+            self.finding("the parent's Hello has role %s" % enum_name(pb.Role, h.role))
+        if not (1 <= h.version_min <= 1 <= h.version_max):
+            self.finding("the parent's Hello offers versions %d..%d" % (h.version_min, h.version_max))
+        if not (FRAME_MAX_MINIMUM <= h.max_frame_size <= FRAME_MAX_CEILING):
+            self.finding("the parent's Hello has max_frame_size %d" % h.max_frame_size)
+        self.peer_hello = h
+        return True
+
+    def wait_spawn(self):
+        while True:
+            f = self.read_frame()
+            if f is None:
+                self.finding("the parent never sent Spawn")
+                return None, None
+            if f.WhichOneof("body") == "spawn":
+                if f.session == 0:
+                    self.finding("the parent sent Spawn on session 0")
+                return f.session, f.spawn
+
+    def out(self, sid, stream, data, offset):
+        return self.frame(sid, "output", stream=stream, data=data, offset=offset)
+
+    def mark(self):
+        """Records that the script got as far as its (mis)behaviour."""
+        if self.report:
+            with open(self.report + ".reached", "w") as fh:
+                fh.write(self.scenario + "\n")
+
+    def run(self):
+        try:
+            return self.play()
+        except Exception:
+            import traceback
+            self.finding("the scripted runner crashed: %s" % traceback.format_exc().strip().replace("\n", " | "))
+            return 3
+
+    def play(self):
+        sc = self.scenario
+        if sc == "garbage-preface":
+            self.write(b"Last login: Mon Jan  1 00:00:00 from 10.0.0.1\nWelcome!\n")
+            self.mark()
+            self.drain()
+            return 0
+        self.write(PREFACE + self.hello())
+        if not self.handshake():
+            return 1
+        sid, sp = self.wait_spawn()
+        if sid is None:
+            return 1
+        argv = [bytes(a) for a in sp.argv]
+        words = b" ".join(argv[1:]) + b"\n"
+        S, O, E = pb.STREAM_STDOUT, pb.STREAM_STDERR, "exited"
+        spawned = self.frame(sid, "spawned", pid=4242)
+        if sc == "echo":
+            self.write(spawned + self.out(sid, S, words, 0) + self.frame(sid, E, code=0))
+        elif sc == "exit-code":
+            self.write(spawned + self.out(sid, S, b"out", 0) + self.out(sid, O, b"err", 0) +
+                       self.frame(sid, E, code=7))
+        elif sc == "exit-signal":
+            self.write(spawned + self.frame(sid, E, signal=pb.SIGNAL_TERM, raw_signal=15))
+        elif sc == "not-found":
+            self.write(self.frame(sid, "spawn_failed", stage=pb.SPAWN_STAGE_EXEC, error=pb.SPAWN_ERROR_NOT_FOUND,
+                                  os_error=errno.ENOENT, os_error_space=pb.OS_ERROR_SPACE_POSIX,
+                                  message='exec "%s": No such file or directory' % argv[0].decode(errors="replace")))
+        elif sc == "stdin":
+            self.write(spawned)
+            off = 0
+            expect_off = 0
+            while True:
+                f = self.read_frame()
+                if f is None:
+                    self.finding("the parent never sent StdinClose")
+                    return 1
+                b = f.WhichOneof("body")
+                if b == "stdin_data":
+                    if f.stdin_data.offset != expect_off:
+                        self.finding("Stdin offset %d, expected %d" % (f.stdin_data.offset, expect_off))
+                    if not f.stdin_data.data:
+                        self.finding("Stdin with empty data")
+                    expect_off += len(f.stdin_data.data)
+                    self.write(self.out(sid, S, f.stdin_data.data, off))
+                    off += len(f.stdin_data.data)
+                elif b == "stdin_close":
+                    break
+            self.write(self.frame(sid, E, code=0))
+        elif sc == "output-before-spawned":
+            self.write(self.out(sid, S, b"early\n", 0) + spawned + self.frame(sid, E, code=0))
+        elif sc == "offset-gap":
+            self.write(spawned + self.out(sid, S, b"a", 0) + self.out(sid, S, b"b", 5) + self.frame(sid, E, code=0))
+        elif sc == "exited-twice":
+            self.write(spawned + self.frame(sid, E, code=3) + self.frame(sid, E, code=5))
+        elif sc == "oversized-frame":
+            limit = self.peer_hello.max_frame_size
+            self.write(spawned + struct.pack("<I", limit + 1) + b"\x08" * 64)
+        elif sc == "runner-vanishes":
+            self.write(spawned + self.out(sid, S, b"partial", 0))
+            self.mark()
+            return 0  # exits: the channel closes mid-session
+        elif sc == "frame-for-unknown-session":
+            self.write(spawned + self.out(sid + 100, S, b"x", 0) + self.frame(sid, E, code=0))
+        else:
+            self.finding("unknown scenario %s" % sc)
+            return 2
+        self.mark()
+        self.drain()
+        return 0
+
+
+def parent_case(name, scenario, program, want, stdin=b"", timeout=20):
+    def fn(k):
+        k.run_parent(scenario, program, want, stdin, timeout)
+    check(name, timeout=timeout + 10, parent=True)(fn)
+
+
+def want_exact(rc, out, err):
+    def judge(got_rc, got_out, got_err):
+        expect(got_rc == rc, "exit status %s, expected %d (stderr: %s)", got_rc, rc, got_err.strip()[-200:])
+        if out is not None:
+            expect(got_out == out, "stdout %r, expected %r", got_out, out)
+        if err is not None:
+            expect(got_err == err, "stderr %r, expected %r", got_err, err)
+    return judge
+
+
+def want_rejected(bad_output=None):
+    def judge(rc, out, err):
+        expect(rc != 0, "the parent exited 0 (stdout %r); it should reject the runner", out)
+        expect(err.strip(), "the parent exited %d without a message on stderr", rc)
+        if bad_output is not None:
+            expect(bad_output not in out, "the parent passed on output it should have rejected: %r", out)
+    return judge
+
+
+def want_exited_twice(rc, out, err):
+    expect(rc != 5, "the parent reported the second Exited (code 5)")
+    expect(rc == 3 or (rc != 0 and err.strip()),
+           "exit status %s: expected 3 (the duplicate Exited dropped) or a clean rejection with a message", rc)
+
+
+parent_case("parent-echo", "echo", ["echo", "hello", "conformance"], want_exact(0, b"hello conformance\n", None))
+parent_case("parent-exit-code", "exit-code", ["sh", "-c", "exit 7"], want_exact(7, b"out", "err"))
+parent_case("parent-exit-signal", "exit-signal", ["sleep", "100"], want_exact(128 + 15, b"", None))
+parent_case("parent-spawn-failed", "not-found", ["/nonexistent/prog"], want_exact(127, b"", None))
+parent_case("parent-stdin", "stdin", ["cat"], want_exact(0, b"typed into the parent\n", None),
+            stdin=b"typed into the parent\n")
+parent_case("parent-rejects-output-before-spawned", "output-before-spawned", ["true"], want_rejected(b"early"))
+parent_case("parent-rejects-offset-gap", "offset-gap", ["true"], want_rejected(b"ab"))
+parent_case("parent-exited-twice", "exited-twice", ["true"], want_exited_twice)
+parent_case("parent-rejects-garbage-preface", "garbage-preface", ["true"], want_rejected(b"Welcome"))
+parent_case("parent-rejects-oversized-frame", "oversized-frame", ["true"], want_rejected())
+parent_case("parent-rejects-unknown-session", "frame-for-unknown-session", ["true"], want_rejected())
+parent_case("parent-runner-vanishes", "runner-vanishes", ["sleep", "100"], want_rejected())
+
+
+class ParentKit(Kit):
+    def __init__(self, args):
+        super().__init__(args)
+        self.parent = args.command
+        self.proto = args.proto
+
+    def runner_cmd(self, scenario):
+        parts = [sys.executable, os.path.abspath(__file__)]
+        if self.proto:
+            parts += ["--proto", os.path.abspath(self.proto)]
+        parts += ["--as-runner", scenario]
+        return " ".join(shlex.quote(p) for p in parts)
+
+    def run_parent(self, scenario, program, judge, stdin, timeout):
+        report = os.path.join(self.tmpdir, "report")
+        cmd = self.runner_cmd(scenario)
+        if any("{runner}" in a for a in self.parent):
+            argv = []
+            for a in self.parent:
+                if a == "{program}":
+                    argv += program
+                else:
+                    argv.append(a.replace("{runner}", cmd))
+            if "{program}" not in self.parent:
+                argv += program
+        else:
+            argv = list(self.parent) + ["--runner", cmd, "--"] + program
+        env = dict(os.environ, TETHER_CONF_REPORT=report, TETHER_CONF_RUNNER_TIMEOUT=str(timeout))
+        self.info("parent: " + " ".join(shlex.quote(a) for a in argv))
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env, start_new_session=True)
+        try:
+            out, err = p.communicate(stdin, timeout=timeout * self.scale)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            fail("the parent did not finish within %ss (hang)", timeout * self.scale)
+        finally:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)  # the scripted runner, if left over
+            except OSError:
+                pass
+        err_s = err.decode(errors="replace")
+        self.info("exit %d, stderr: %s" % (p.returncode, err_s.strip()[-300:]))
+        if os.path.exists(report):
+            with open(report) as fh:
+                findings = fh.read().strip()
+            if findings:
+                fail("the scripted runner saw: %s", findings.replace("\n", "; "))
+        if not os.path.exists(report + ".reached"):
+            fail("the parent ended (exit %s) before the scripted runner played scenario %s (stderr: %s)",
+                 p.returncode, scenario, err_s.strip()[-200:])
+        judge(p.returncode, out, err_s)
+        if os.path.exists(report):
+            with open(report) as fh:
+                findings = fh.read().strip()
+            if findings:
+                fail("the scripted runner saw: %s", findings.replace("\n", "; "))
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="tether-conformance", add_help=True,
+                                 usage="tether-conformance [--only N,..] [-v] [--parent] -- COMMAND ARGS...")
+    ap.add_argument("--only", help="comma-separated check numbers or names")
+    ap.add_argument("-v", "--verbose", action="count", default=0)
+    ap.add_argument("--parent", action="store_true", help="check a parent command instead of a runner")
+    ap.add_argument("--list", action="store_true", help="list the checks")
+    ap.add_argument("--xfail", metavar="N,NAME,..",
+                    help="known failures: reported as xfail, not counted as failed; a pass is an error (XPASS)")
+    ap.add_argument("--proto", default=os.environ.get("TETHER_PROTO", DEFAULT_PROTO),
+                    help="path of tether.proto (default: the one in this source tree)")
+    ap.add_argument("--timeout-scale", type=float, default=float(os.environ.get("TETHER_CONF_TIMEOUT_SCALE", "1")),
+                    help="multiply every timeout (slow machines, sanitizers)")
+    ap.add_argument("--as-runner", metavar="SCENARIO", help=argparse.SUPPRESS)
+    argv = sys.argv[1:]
+    command = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, command = argv[:i], argv[i + 1:]
+    args = ap.parse_args(argv)
+    args.command = command
+    load_schema(args.proto)
+    if args.as_runner:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        sys.exit(ScriptedRunner(args.as_runner).run())
+    table = PARENT_CHECKS if args.parent else CHECKS
+    if args.list:
+        for i, (name, _, _, needs) in enumerate(table, 1):
+            extra = " (needs %s)" % needs if needs else ""
+            print("%d %s%s" % (i, name, extra))
+        return 0
+    if not command:
+        ap.print_usage(sys.stderr)
+        print("tether-conformance: give the %s command after --" % ("parent" if args.parent else "runner"),
+              file=sys.stderr)
+        return 2
+    return run_suite(args, table, ParentKit if args.parent else Kit)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
