@@ -1,0 +1,455 @@
+/* tether — the parent library (libtether_parent).
+ *
+ * The embeddable side of tether: start a runner (or attach to one that is
+ * already connected), open sessions on it, feed them input and receive their
+ * output and exit status through callbacks.
+ *
+ * Shape (curl-multi-like):
+ *
+ *   tether_parent_options o;  tether_parent_options_init(&o);
+ *   o.callbacks.on_output = ...; o.callbacks.on_exit = ...;
+ *   tether_parent *p;  tether_parent_start(&o, &p);       // blocking handshake
+ *   tether_spawn_options so;  tether_spawn_options_init(&so);
+ *   so.argv = argv;  tether_session *s;  tether_session_spawn(p, &so, &s);
+ *   // event loop: wait on tether_parent_fd(p) for reading (and for writing
+ *   // while tether_parent_wants_write(p)), then call tether_parent_process(p)
+ *   // or, without a loop of your own: tether_session_wait(s, -1);
+ *   tether_session_free(s);  tether_parent_free(p);
+ *
+ * Errors: every fallible call returns 0 or a negative TETHER_E* code from
+ * tether/error.h; tether_strerror() names it. If a call returns an error,
+ * nothing was queued and no callback will run for it.
+ *
+ * The runner is untrusted: every frame it sends is checked against the
+ * protocol's state machine. A violation is fatal for the connection: the
+ * parent sends Error{PROTOCOL, fatal}, closes the channel, reports
+ * on_error(p, NULL, TETHER_EPROTOCOL, what) and then on_error(p, s,
+ * TETHER_EPROTOCOL, what) for every session that had not ended. When the
+ * runner goes away (end of stream, fatal Error, Goodbye) every open session
+ * gets on_error(p, s, TETHER_ECLOSED, "runner exited ..."). After that the
+ * handle only accepts tether_session_free and tether_parent_free; other
+ * calls return TETHER_ECLOSED.
+ *
+ * Threading: a tether_parent and its sessions belong to one thread at a
+ * time; different parents are independent (there is no global state). The
+ * library installs no signal handlers and never dies of SIGPIPE.
+ *
+ * Callbacks run only inside tether_parent_process() and the blocking calls
+ * built on it (tether_parent_run, tether_session_wait, tether_capture). From
+ * inside a callback these calls are allowed, because they only queue:
+ * tether_session_spawn, tether_session_write, tether_session_close_stdin,
+ * tether_session_signal, tether_session_terminate, tether_session_status,
+ * tether_session_free, and every accessor. These return TETHER_EINCALLBACK
+ * there: tether_parent_process, tether_parent_run, tether_session_wait,
+ * tether_capture, tether_parent_free.
+ *
+ * Every function here is Since 0.1.
+ */
+#ifndef TETHER_PARENT_H
+#define TETHER_PARENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tether/error.h"
+#include "tether/export.h"
+#include "tether/limits.h"
+#include "tether/os.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tether_parent tether_parent;
+typedef struct tether_session tether_session;
+
+/* ------------------------------------------------------ wire constants
+ *
+ * Portable numbers from proto/tether/v1/tether.proto (tether's own, not the
+ * OS's). The library's internal codec view declares the very same names
+ * with the same values, so this block steps aside when that header came
+ * first. */
+#ifndef TETHER_CODEC_MSG_H
+/* Output streams (Stream). */
+enum {
+  TETHER_STREAM_STDOUT = 1,
+  TETHER_STREAM_STDERR = 2,
+  TETHER_STREAM_PTY = 3,
+  TETHER_STREAM_STDIN = 4
+};
+/* Signals (SignalNumber): the classic POSIX numbering. */
+enum {
+  TETHER_SIG_HUP = 1, TETHER_SIG_INT = 2, TETHER_SIG_QUIT = 3,
+  TETHER_SIG_ILL = 4, TETHER_SIG_TRAP = 5, TETHER_SIG_ABRT = 6,
+  TETHER_SIG_BUS = 7, TETHER_SIG_FPE = 8, TETHER_SIG_KILL = 9,
+  TETHER_SIG_USR1 = 10, TETHER_SIG_SEGV = 11, TETHER_SIG_USR2 = 12,
+  TETHER_SIG_PIPE = 13, TETHER_SIG_ALRM = 14, TETHER_SIG_TERM = 15,
+  TETHER_SIG_CONT = 18, TETHER_SIG_STOP = 19, TETHER_SIG_TSTP = 20,
+  TETHER_SIG_WINCH = 28
+};
+/* Where a spawn failed (SpawnStage). */
+enum {
+  TETHER_STAGE_REQUEST = 1,     /* the request itself was invalid */
+  TETHER_STAGE_LIMITS = 2,      /* a runner limit refused it */
+  TETHER_STAGE_SETUP = 3,       /* pipes, fork, process creation */
+  TETHER_STAGE_CWD = 4,         /* changing to the cwd failed */
+  TETHER_STAGE_EXEC = 5,        /* executing argv[0] failed */
+  TETHER_STAGE_PTY = 6,         /* creating the terminal failed */
+  TETHER_STAGE_PERMISSIONS = 7  /* the permission profile is unenforceable */
+};
+/* Portable classification of a spawn's OS error (SpawnError). */
+enum {
+  TETHER_SPAWN_ERR_NOT_FOUND = 1,
+  TETHER_SPAWN_ERR_PERMISSION_DENIED = 2,
+  TETHER_SPAWN_ERR_NOT_EXECUTABLE = 3,
+  TETHER_SPAWN_ERR_NOT_A_DIRECTORY = 4,
+  TETHER_SPAWN_ERR_NO_RESOURCES = 5,
+  TETHER_SPAWN_ERR_INVALID = 6,
+  TETHER_SPAWN_ERR_LIMIT = 7,
+  TETHER_SPAWN_ERR_UNSUPPORTED = 8,
+  TETHER_SPAWN_ERR_OTHER = 9
+};
+/* What tether_spawn_failure.os_error means (OsErrorSpace). */
+enum { TETHER_OS_ERR_POSIX = 1, TETHER_OS_ERR_WIN32 = 2 };
+#endif
+
+/* ------------------------------------------------------------ limits */
+
+/* Stdin bytes a session queues before tether_session_write says
+ * TETHER_EAGAIN. */
+#define TETHER_PARENT_STDIN_QUEUE_DEFAULT (1u << 20)
+/* Blocking writes to a runner that stopped reading fail after this long. */
+#define TETHER_PARENT_WRITE_TIMEOUT_MS 10000
+/* tether_parent_free waits this long for the runner to end its sessions
+ * and exit before it kills the runner. */
+#define TETHER_PARENT_SHUTDOWN_TIMEOUT_MS (TETHER_TERMINATE_GRACE_MS + 3000)
+/* tether_capture keeps at most this much of a stream whose spawn options
+ * set no cap. */
+#define TETHER_CAPTURE_MAX_DEFAULT (16u << 20)
+/* "No cap" for tether_spawn_options.stdout_cap / stderr_cap. */
+#define TETHER_CAP_NONE UINT64_MAX
+
+/* ------------------------------------------------------- event records */
+
+/* A spawn the runner could not carry out. `message` is the runner's text
+ * (UTF-8, not NUL-terminated, `message_len` bytes), valid during the
+ * callback only. */
+typedef struct tether_spawn_failure {
+  int stage;            /* TETHER_STAGE_*; 0 if the runner gave none */
+  int error;            /* TETHER_SPAWN_ERR_*; 0 if the runner gave none */
+  int64_t os_error;     /* raw OS error (errno, GetLastError), 0 if none */
+  int os_error_space;   /* TETHER_OS_ERR_*; 0: os_error is meaningless */
+  const char *message;
+  size_t message_len;
+} tether_spawn_failure;
+
+/* How a session ended. Exactly one of `exited` / `signaled` is set. */
+typedef struct tether_exit_status {
+  int exited;           /* normal exit: `code` is valid */
+  int signaled;         /* killed: `signal` is valid */
+  uint32_t code;        /* exit code (full 32 bits on Windows) */
+  int signal;           /* TETHER_SIG_* number */
+  int raw_signal;       /* the runner's own OS signal number, 0 if none */
+  int core_dumped;
+  int timed_out;        /* killed because tether_spawn_options.timeout_ms passed */
+  int has_usage;        /* the next three are filled in */
+  uint64_t user_time_us, system_time_us, max_rss_kib;
+  /* Output accounting for the session (both streams). */
+  uint64_t stdout_bytes, stderr_bytes;     /* delivered through on_output */
+  uint64_t stdout_dropped, stderr_dropped; /* dropped past the caps */
+} tether_exit_status;
+
+/* Callbacks. Any may be NULL. `session` pointers are the handles returned by
+ * tether_session_spawn; tether_session_userdata() gives the spawn's
+ * userdata, `userdata` below is tether_parent_options.userdata. For each
+ * session exactly one of on_spawn_failed / on_exit is delivered, or an
+ * on_error for it when the connection ends first; nothing is delivered for
+ * a session after tether_session_free. */
+typedef struct tether_parent_callbacks {
+  /* The runner started the command with process id `pid` (its OS's). */
+  void (*on_spawned)(tether_session *s, uint64_t pid, void *userdata);
+  /* The runner could not start it. The session is over. */
+  void (*on_spawn_failed)(tether_session *s, const tether_spawn_failure *f,
+                          void *userdata);
+  /* `len` (> 0) bytes of `stream` (TETHER_STREAM_STDOUT or _STDERR), in
+   * order, with no gaps. `data` is valid during the callback only. Output is
+   * flow-controlled: the runner sends more once this callback has returned
+   * (returning is what "consumed" means). */
+  void (*on_output)(tether_session *s, int stream, const void *data,
+                    size_t len, void *userdata);
+  /* The session ended; all of its output was delivered before this. */
+  void (*on_exit)(tether_session *s, const tether_exit_status *st,
+                  void *userdata);
+  /* Reply to tether_session_status. Not delivered if the session ends
+   * first (on_exit comes instead). */
+  void (*on_status)(tether_session *s, int running, uint64_t pid,
+                    void *userdata);
+  /* Something went wrong. `s` is NULL for the connection itself. `code` is
+   * a TETHER_E* value; `message` is a NUL-terminated description valid
+   * during the callback. For a session, TETHER_EPROTOCOL / TETHER_ECLOSED
+   * mean the session is over (no on_exit will follow); other codes (e.g.
+   * TETHER_ERUNNER for a non-fatal Error frame from the runner) are
+   * reports and the session goes on unless the runner ends it. */
+  void (*on_error)(tether_parent *p, tether_session *s, int code,
+                   const char *message, void *userdata);
+} tether_parent_callbacks;
+
+/* --------------------------------------------------------- the parent */
+
+/* How the channel reaches a runner started by tether_parent_start. */
+typedef enum tether_runner_channel {
+  /* One end of a socketpair is given to the runner as the inherited
+   * descriptors runner_fds[0] (read) and [1] (write), default both 3, to
+   * match `tether-runner --fd 3`. Its stdin is the null device; stdout and
+   * stderr are inherited. */
+  TETHER_RUNNER_CHANNEL_FDS = 0,
+  /* The runner's stdin and stdout are the channel (for `tether-runner
+   * --stdio`, `ssh host tether-runner --stdio`, `sh -c CMD`); stderr is
+   * inherited. */
+  TETHER_RUNNER_CHANNEL_STDIO = 1
+} tether_runner_channel;
+
+typedef struct tether_parent_options {
+  /* NULL-terminated argv of the runner to start (tether_parent_start only);
+   * argv[0] without a '/' is looked up in PATH. NULL: the default
+   * {"tether-runner", "--fd", "3", NULL}. Not copied: must stay valid
+   * during tether_parent_start. */
+  const char *const *runner_argv;
+  tether_runner_channel runner_channel;
+  int runner_fds[2];           /* TETHER_RUNNER_CHANNEL_FDS: {3, 3} */
+  /* The runner starts in a process group of its own (1, the default), so
+   * a terminal's ^C reaches the embedder, which decides what to do. */
+  int runner_new_group;
+
+  tether_parent_callbacks callbacks;
+  void *userdata;
+
+  /* Largest frame payload accepted from the runner: in
+   * [TETHER_FRAME_MAX_MINIMUM, TETHER_FRAME_MAX_CEILING]. */
+  uint32_t max_frame;
+  /* Output window per stream announced to the runner: in
+   * [1, TETHER_WINDOW_MAX]. */
+  uint32_t window;
+  int handshake_timeout_ms;    /* TETHER_HANDSHAKE_TIMEOUT_MS; > 0 */
+  int write_timeout_ms;        /* TETHER_PARENT_WRITE_TIMEOUT_MS; > 0 */
+  int shutdown_timeout_ms;     /* TETHER_PARENT_SHUTDOWN_TIMEOUT_MS; >= 0 */
+  size_t stdin_queue_max;      /* TETHER_PARENT_STDIN_QUEUE_DEFAULT; > 0 */
+
+  /* If non-NULL, a failing start/attach/connect writes a NUL-terminated
+   * description here (e.g. both version ranges on a mismatch). */
+  char *errbuf;
+  size_t errbuf_len;
+} tether_parent_options;
+
+/* Fills `o` with the defaults above. */
+TETHER_EXTERN void tether_parent_options_init(tether_parent_options *o);
+
+/* Starts a runner process with `o->runner_argv`, hands it the channel (a
+ * socketpair; every descriptor is close-on-exec except the runner's own
+ * ends in the runner), and completes the handshake, blocking for at most
+ * o->handshake_timeout_ms. On success *out owns the runner: free reaps it.
+ * Returns 0; TETHER_EINVAL (options); TETHER_EOS (the runner could not be
+ * started, e.g. not found); TETHER_ECLOSED (it exited before the
+ * handshake); TETHER_ETIMEDOUT; TETHER_EPREFACE (not a tether runner);
+ * TETHER_EPROTOCOL / TETHER_EVERSION (bad or incompatible Hello). On error
+ * nothing is left running and *out is NULL. */
+TETHER_EXTERN int tether_parent_start(const tether_parent_options *o,
+                                      tether_parent **out);
+
+/* Same, over a channel that is already connected: `read_fd` and `write_fd`
+ * (may be equal, e.g. a socket) are taken over (also on failure) and made
+ * close-on-exec. No runner process is owned: free only closes. */
+TETHER_EXTERN int tether_parent_attach_fds(const tether_parent_options *o,
+                                           int read_fd, int write_fd,
+                                           tether_parent **out);
+
+/* Connects to a runner listening on the Unix socket `path` (e.g.
+ * `tether-runner --listen PATH`), then as tether_parent_attach_fds. Extra
+ * errors: TETHER_EADDRESS (path too long), TETHER_ECLOSED (nobody listens). */
+TETHER_EXTERN int tether_parent_connect_unix(const tether_parent_options *o,
+                                             const char *path,
+                                             tether_parent **out);
+
+/* Ends the connection and frees `p` and every session handle still
+ * allocated (they become invalid; no callbacks run). Sends Goodbye, so the
+ * runner terminates the sessions still running and exits; waits up to
+ * o.shutdown_timeout_ms for that, then kills a runner it started, and reaps
+ * it. Accepts NULL (returns 0). Returns TETHER_EINCALLBACK, freeing nothing,
+ * when called from a callback. */
+TETHER_EXTERN int tether_parent_free(tether_parent *p);
+
+/* Facts about the connected runner, from its Hello. Strings are
+ * NUL-terminated and owned by `p`. */
+typedef struct tether_runner_info {
+  const char *implementation;          /* e.g. "tether-runner" */
+  const char *implementation_version;  /* e.g. "0.1.0" */
+  uint32_t version;                    /* agreed protocol version */
+  uint32_t capabilities;               /* 1u << Capability bits */
+  uint32_t max_sessions;
+  uint32_t max_frame;                  /* what the runner accepts */
+  int64_t pid;                         /* of a started runner; -1 if attached */
+} tether_runner_info;
+TETHER_EXTERN void tether_parent_runner_info(const tether_parent *p,
+                                             tether_runner_info *out);
+
+/* ---- event-loop embedding ---- */
+
+/* The descriptor to wait on for readability (a Windows HANDLE there).
+ * TETHER_INVALID_HANDLE once the connection has ended: the descriptor is
+ * closed right after the callbacks that report the end return. */
+TETHER_EXTERN tether_os_handle tether_parent_fd(const tether_parent *p);
+
+/* 1 if output is queued for the runner: also wait for writability, on
+ * tether_parent_write_fd (the same descriptor as tether_parent_fd for a
+ * socket; the write end for a pair of pipes). */
+TETHER_EXTERN int tether_parent_wants_write(const tether_parent *p);
+TETHER_EXTERN tether_os_handle tether_parent_write_fd(const tether_parent *p);
+
+/* Non-blocking: reads every complete frame available, delivers callbacks,
+ * writes what the channel takes. Call when the descriptor is readable or
+ * writable (calling it spuriously is harmless). Returns 0;
+ * TETHER_ECLOSED once the connection has ended (the callbacks that told of
+ * it have run); TETHER_EINCALLBACK. A protocol error by the runner is
+ * reported through callbacks, then TETHER_ECLOSED is returned. */
+TETHER_EXTERN int tether_parent_process(tether_parent *p);
+
+/* ---- blocking layer (built on the above; not from callbacks) ---- */
+
+/* Waits and processes until at least one callback was delivered or
+ * `timeout_ms` passed (< 0: no limit). 0 if something was delivered;
+ * TETHER_ETIMEDOUT; TETHER_ECLOSED; TETHER_EINCALLBACK. */
+TETHER_EXTERN int tether_parent_run(tether_parent *p, int timeout_ms);
+
+/* ------------------------------------------------------------ sessions */
+
+typedef enum tether_stdin_mode {
+  TETHER_STDIN_MODE_PIPE = 0,  /* tether_session_write feeds the child */
+  TETHER_STDIN_MODE_NULL = 1   /* the child's stdin is the null device */
+} tether_stdin_mode;
+
+typedef struct tether_spawn_options {
+  /* NULL-terminated; argv[0] is the program (the runner searches its PATH
+   * when it has no '/'). Required. */
+  const char *const *argv;
+  /* NULL-terminated "NAME=VALUE" entries set, "NAME" entries remove
+   * (without clear_env); NULL: none. */
+  const char *const *env;
+  int clear_env;              /* start from an empty environment */
+  const char *cwd;            /* NULL: the runner's cwd */
+  int merge_stderr;           /* stderr arrives as TETHER_STREAM_STDOUT */
+  tether_stdin_mode stdin_mode;
+  /* Bytes of each stream delivered; the rest is read and dropped by the
+   * runner (counted in tether_exit_status.*_dropped). TETHER_CAP_NONE:
+   * no cap (the default); 0 discards everything. */
+  uint64_t stdout_cap, stderr_cap;
+  /* 0: none; else the runner terminates the command after this long and
+   * reports timed_out. */
+  uint32_t timeout_ms;
+  void *userdata;             /* tether_session_userdata() */
+} tether_spawn_options;
+
+/* Fills `o` with the defaults above (argv NULL). */
+TETHER_EXTERN void tether_spawn_options_init(tether_spawn_options *o);
+
+/* Opens a session: assigns it an id, validates and queues the Spawn (argv,
+ * env and cwd are copied; the options need not outlive the call). The
+ * result arrives later as on_spawned then output and on_exit, or as
+ * on_spawn_failed. *out is owned by the caller until tether_session_free.
+ * Returns 0; TETHER_EINVAL (no argv, bad options); TETHER_ELIMIT_* (a
+ * limit of tether/limits.h); TETHER_ELIMIT_SESSIONS (the runner's
+ * max_sessions are open); TETHER_ETIMEDOUT (the runner stopped reading);
+ * TETHER_ECLOSED; TETHER_ENOMEM. Allowed in callbacks. */
+TETHER_EXTERN int tether_session_spawn(tether_parent *p,
+                                       const tether_spawn_options *o,
+                                       tether_session **out);
+
+/* Queues `len` bytes for the session's stdin (copied). Sending follows
+ * the runner's stdin credit; the write is accepted whole when less than
+ * stdin_queue_max bytes are queued, else TETHER_EAGAIN (nothing queued:
+ * process events, then retry; see tether_session_stdin_queued). Also
+ * TETHER_ESTATE (stdin closed, null stdin, session over), TETHER_ECLOSED.
+ * len 0 is a no-op. Allowed in callbacks. */
+TETHER_EXTERN int tether_session_write(tether_session *s, const void *data,
+                                       size_t len);
+
+/* Bytes accepted by tether_session_write that are not yet handed to the
+ * channel. */
+TETHER_EXTERN size_t tether_session_stdin_queued(const tether_session *s);
+
+/* Ends the child's input once everything queued was sent. Idempotent.
+ * TETHER_ESTATE for null stdin; TETHER_ECLOSED. Allowed in callbacks. */
+TETHER_EXTERN int tether_session_close_stdin(tether_session *s);
+
+/* Sends a TETHER_SIG_* signal to the process, or to its whole process
+ * group when `group` is non-zero. TETHER_EINVAL (unknown signal);
+ * TETHER_ESTATE (the session is over); TETHER_ECLOSED; TETHER_ETIMEDOUT.
+ * Allowed in callbacks. */
+TETHER_EXTERN int tether_session_signal(tether_session *s, int sig, int group);
+
+/* Polite stop: SIGTERM to the group, SIGKILL after `grace_ms` (0: the
+ * runner's default, TETHER_TERMINATE_GRACE_MS). Errors as
+ * tether_session_signal. Allowed in callbacks. */
+TETHER_EXTERN int tether_session_terminate(tether_session *s, uint32_t grace_ms);
+
+/* Asks the runner whether the process still runs; the answer arrives as
+ * on_status. Errors as tether_session_signal. Allowed in callbacks. */
+TETHER_EXTERN int tether_session_status(tether_session *s);
+
+/* The spawn options' userdata. */
+TETHER_EXTERN void *tether_session_userdata(const tether_session *s);
+/* The parent the session belongs to. */
+TETHER_EXTERN tether_parent *tether_session_parent(const tether_session *s);
+/* The session id on the wire (for logs). */
+TETHER_EXTERN uint32_t tether_session_id(const tether_session *s);
+/* 1 once the session is over (exited, spawn failed, or ended by an error). */
+TETHER_EXTERN int tether_session_done(const tether_session *s);
+
+/* Waits and processes (delivering every parent callback, for all
+ * sessions) until `s` is over or `timeout_ms` passed (< 0: no limit).
+ * 0 if it exited; TETHER_ESPAWN if the spawn failed; TETHER_ETIMEDOUT; the
+ * error that ended it (TETHER_ECLOSED, TETHER_EPROTOCOL, ...);
+ * TETHER_EINCALLBACK. `st` (may be NULL) receives the exit status. */
+TETHER_EXTERN int tether_session_wait(tether_session *s, int timeout_ms,
+                                      tether_exit_status *st);
+
+/* Releases the handle. Valid at any time, also in callbacks (including the
+ * session's own) and after the connection ended. If the command still runs
+ * it is terminated (runner's default grace); the runner's later frames for
+ * it are dropped silently. Accepts NULL. */
+TETHER_EXTERN void tether_session_free(tether_session *s);
+
+/* ------------------------------------------------------------ capture */
+
+typedef struct tether_capture_result {
+  char *stdout_data;          /* malloc'd, NUL-terminated after stdout_len */
+  size_t stdout_len;
+  int stdout_truncated;       /* the cap dropped bytes */
+  char *stderr_data;
+  size_t stderr_len;
+  int stderr_truncated;
+  tether_exit_status status;  /* when tether_capture returned 0 */
+  /* When it returned TETHER_ESPAWN: the failure; message is malloc'd and
+   * NUL-terminated. */
+  tether_spawn_failure failure;
+} tether_capture_result;
+
+/* Runs argv to completion and collects its output: the common case in one
+ * call. `o` (may be NULL) supplies everything but argv (its argv and
+ * userdata are ignored); a stream without a cap is kept up to
+ * TETHER_CAPTURE_MAX_DEFAULT bytes. Blocks until the command ended
+ * (bound it with o->timeout_ms), delivering other sessions' callbacks
+ * meanwhile; its own events go to the result, not to callbacks. Returns 0
+ * (see result->status), TETHER_ESPAWN (result->failure), or an error; in
+ * every case free the result with tether_capture_result_free.
+ * TETHER_EINCALLBACK from a callback. */
+TETHER_EXTERN int tether_capture(tether_parent *p, const char *const *argv,
+                                 const tether_spawn_options *o,
+                                 tether_capture_result *result);
+
+/* Frees what a capture result holds and zeroes it. Accepts NULL. */
+TETHER_EXTERN void tether_capture_result_free(tether_capture_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1099 @@
+/* libtether_parent against the real tether-runner, and against a hostile
+ * fake runner (tests/parent_fake.h) that breaks the protocol on purpose. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+#include "parent_fake.h"
+#include "tether/parent.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+/* Tests end with _exit, which skips LeakSanitizer's exit hook. */
+#define LEAK_CHECK() __lsan_do_leak_check()
+#else
+#define LEAK_CHECK() ((void)0)
+#endif
+
+#ifndef TETHER_RUNNER_PATH
+#error "TETHER_RUNNER_PATH must name the tether-runner executable"
+#endif
+
+/* ------------------------------------------------------------ recorder */
+
+typedef struct srec {
+  int spawned, failed, exited, nerrors;
+  uint64_t pid;
+  tether_exit_status st;
+  int stage, error;
+  char fail_msg[1100];
+  int last_error;
+  char err_msg[1400];
+  char *out[2];
+  size_t len[2];
+  int status_seen, status_running;
+  int free_in_exit;      /* tether_session_free from on_exit */
+  int incallback_checked;
+} srec;
+
+typedef struct rec {
+  int conn_errors;
+  int conn_code;
+  char conn_msg[1400];
+  int session_errors;
+  tether_parent *p;
+} rec;
+
+static srec *srec_of(tether_session *s) { return tether_session_userdata(s); }
+
+static void cb_spawned(tether_session *s, uint64_t pid, void *ud) {
+  srec *r = srec_of(s);
+  r->spawned++;
+  r->pid = pid;
+}
+static void cb_failed(tether_session *s, const tether_spawn_failure *f, void *ud) {
+  srec *r = srec_of(s);
+  r->failed++;
+  r->stage = f->stage;
+  r->error = f->error;
+  snprintf(r->fail_msg, sizeof r->fail_msg, "%.*s", (int)f->message_len, f->message);
+}
+static void cb_output(tether_session *s, int stream, const void *d, size_t n, void *ud) {
+  srec *r = srec_of(s);
+  int i = stream == TETHER_STREAM_STDERR;
+  r->out[i] = realloc(r->out[i], r->len[i] + n + 1);
+  memcpy(r->out[i] + r->len[i], d, n);
+  r->len[i] += n;
+  r->out[i][r->len[i]] = '\0';
+}
+static void cb_exit(tether_session *s, const tether_exit_status *st, void *ud) {
+  srec *r = srec_of(s);
+  rec *g = ud;
+  r->exited++;
+  r->st = *st;
+  if (g && g->p) {
+    /* Blocking calls are refused inside callbacks. */
+    CHECK_EQ_INT(tether_parent_process(g->p), TETHER_EINCALLBACK);
+    CHECK_EQ_INT(tether_parent_run(g->p, 0), TETHER_EINCALLBACK);
+    CHECK_EQ_INT(tether_session_wait(s, 0, NULL), TETHER_EINCALLBACK);
+    CHECK_EQ_INT(tether_parent_free(g->p), TETHER_EINCALLBACK);
+    r->incallback_checked = 1;
+  }
+  if (r->free_in_exit) tether_session_free(s);
+}
+static void cb_status(tether_session *s, int running, uint64_t pid, void *ud) {
+  srec *r = srec_of(s);
+  r->status_seen++;
+  r->status_running = running;
+}
+static void cb_error(tether_parent *p, tether_session *s, int code, const char *msg, void *ud) {
+  rec *g = ud;
+  if (!s) {
+    g->conn_errors++;
+    g->conn_code = code;
+    snprintf(g->conn_msg, sizeof g->conn_msg, "%s", msg);
+    return;
+  }
+  srec *r = srec_of(s);
+  g->session_errors++;
+  if (!r) return;
+  r->nerrors++;
+  r->last_error = code;
+  snprintf(r->err_msg, sizeof r->err_msg, "%s", msg);
+}
+
+static void srec_free(srec *r) {
+  free(r->out[0]);
+  free(r->out[1]);
+  memset(r, 0, sizeof *r);
+}
+
+static const char *runner_argv[] = { TETHER_RUNNER_PATH, "--fd", "3", NULL };
+
+static void options(tether_parent_options *o, rec *g) {
+  tether_parent_options_init(o);
+  o->runner_argv = runner_argv;
+  o->callbacks.on_spawned = cb_spawned;
+  o->callbacks.on_spawn_failed = cb_failed;
+  o->callbacks.on_output = cb_output;
+  o->callbacks.on_exit = cb_exit;
+  o->callbacks.on_status = cb_status;
+  o->callbacks.on_error = cb_error;
+  o->userdata = g;
+}
+
+static tether_parent *start(rec *g) {
+  tether_parent_options o;
+  char err[512] = "";
+  options(&o, g);
+  o.errbuf = err;
+  o.errbuf_len = sizeof err;
+  tether_parent *p = NULL;
+  int rc = tether_parent_start(&o, &p);
+  if (rc != 0) FAIL("tether_parent_start: %s: %s", tether_err_name(rc), err);
+  g->p = p;
+  return p;
+}
+
+static tether_session *spawn(tether_parent *p, srec *r, const char *const *argv) {
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  so.argv = argv;
+  so.userdata = r;
+  tether_session *s = NULL;
+  CHECK_OK(tether_session_spawn(p, &so, &s));
+  return s;
+}
+
+static int count_fds(void) {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n - 1; /* the DIR's own */
+}
+
+static int pid_gone(pid_t pid, int ms) {
+  for (int i = 0; i < ms; i++) {
+    if (kill(pid, 0) < 0 && errno == ESRCH) return 1;
+    /* A zombie still answers kill(0); look at its state. */
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n > 0) {
+      buf[n] = '\0';
+      char *rp = strrchr(buf, ')');
+      if (rp && rp[1] == ' ' && rp[2] == 'Z') return 1;
+    }
+    usleep(1000);
+  }
+  return 0;
+}
+
+/* ------------------------------------------------- with the real runner */
+
+TEST(printf_exit7) {
+  rec g = { 0 };
+  srec r = { 0 };
+  tether_parent *p = start(&g);
+  const char *argv[] = { "sh", "-c", "printf out; printf err >&2; exit 7", NULL };
+  tether_session *s = spawn(p, &r, argv);
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(s, 10000, &st));
+  CHECK_EQ_INT(r.spawned, 1);
+  CHECK(r.pid > 0);
+  CHECK_EQ_INT(r.exited, 1);
+  CHECK(r.incallback_checked);
+  CHECK(st.exited && !st.signaled);
+  CHECK_EQ_INT(st.code, 7);
+  CHECK_EQ_MEM(r.out[0], r.len[0], "out", 3);
+  CHECK_EQ_MEM(r.out[1], r.len[1], "err", 3);
+  CHECK_EQ_INT(st.stdout_bytes, 3);
+  CHECK_EQ_INT(g.session_errors + g.conn_errors, 0);
+  tether_runner_info info;
+  tether_parent_runner_info(p, &info);
+  CHECK_EQ_STR(info.implementation, "tether-runner");
+  CHECK_EQ_INT(info.version, 1);
+  CHECK(info.pid > 0);
+  tether_session_free(s);
+  CHECK_OK(tether_parent_free(p));
+  srec_free(&r);
+  LEAK_CHECK();
+}
+
+TEST(missing_program) {
+  rec g = { 0 };
+  srec r = { 0 };
+  tether_parent *p = start(&g);
+  const char *argv[] = { "/nonexistent", NULL };
+  tether_session *s = spawn(p, &r, argv);
+  CHECK_EQ_INT(tether_session_wait(s, 10000, NULL), TETHER_ESPAWN);
+  CHECK_EQ_INT(r.failed, 1);
+  CHECK_EQ_INT(r.spawned + r.exited, 0);
+  CHECK_EQ_INT(r.stage, TETHER_STAGE_EXEC);
+  CHECK_EQ_INT(r.error, TETHER_SPAWN_ERR_NOT_FOUND);
+  CHECK(strstr(r.fail_msg, "/nonexistent") != NULL);
+  /* The session is over: control calls say so. */
+  CHECK_EQ_INT(tether_session_signal(s, TETHER_SIG_TERM, 1), TETHER_ESTATE);
+  tether_session_free(s);
+  CHECK_OK(tether_parent_free(p));
+  LEAK_CHECK();
+}
+
+TEST(stdin_cat) {
+  rec g = { 0 };
+  srec r = { 0 };
+  tether_parent *p = start(&g);
+  const char *argv[] = { "cat", NULL };
+  tether_session *s = spawn(p, &r, argv);
+  CHECK_OK(tether_session_write(s, "hello ", 6));
+  CHECK_OK(tether_session_write(s, "world", 5));
+  CHECK_OK(tether_session_close_stdin(s));
+  CHECK_OK(tether_session_close_stdin(s)); /* idempotent */
+  CHECK_EQ_INT(tether_session_write(s, "x", 1), TETHER_ESTATE);
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(s, 10000, &st));
+  CHECK_EQ_INT(st.code, 0);
+  CHECK_EQ_MEM(r.out[0], r.len[0], "hello world", 11);
+  tether_session_free(s);
+  CHECK_OK(tether_parent_free(p));
+  srec_free(&r);
+  LEAK_CHECK();
+}
+
+TEST(signals) {
+  rec g = { 0 };
+  srec r1 = { 0 }, r2 = { 0 };
+  tether_parent *p = start(&g);
+  const char *a1[] = { "sh", "-c", "kill -TERM $$", NULL };
+  tether_session *s1 = spawn(p, &r1, a1);
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(s1, 10000, &st));
+  CHECK(st.signaled && !st.exited);
+  CHECK_EQ_INT(st.signal, TETHER_SIG_TERM);
+  /* A signal from the parent, to the group. */
+  const char *a2[] = { "sleep", "30", NULL };
+  tether_session *s2 = spawn(p, &r2, a2);
+  while (!r2.spawned) CHECK_OK(tether_parent_run(p, 5000));
+  CHECK_OK(tether_session_status(s2));
+  while (!r2.status_seen) CHECK_OK(tether_parent_run(p, 5000));
+  CHECK(r2.status_running);
+  CHECK_EQ_INT(tether_session_signal(s2, 12345, 1), TETHER_EINVAL);
+  CHECK_OK(tether_session_signal(s2, TETHER_SIG_INT, 1));
+  CHECK_OK(tether_session_wait(s2, 10000, &st));
+  CHECK(st.signaled);
+  CHECK_EQ_INT(st.signal, TETHER_SIG_INT);
+  tether_session_free(s1);
+  tether_session_free(s2);
+  CHECK_OK(tether_parent_free(p));
+  LEAK_CHECK();
+}
+
+TEST(terminate_and_timeout) {
+  rec g = { 0 };
+  srec r1 = { 0 }, r2 = { 0 };
+  tether_parent *p = start(&g);
+  const char *a1[] = { "sleep", "30", NULL };
+  tether_session *s1 = spawn(p, &r1, a1);
+  CHECK_OK(tether_session_terminate(s1, 100));
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(s1, 10000, &st));
+  CHECK(st.signaled);
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  so.argv = a1;
+  so.timeout_ms = 200;
+  so.userdata = &r2;
+  tether_session *s2;
+  CHECK_OK(tether_session_spawn(p, &so, &s2));
+  uint64_t t0 = test_now_ms();
+  CHECK_OK(tether_session_wait(s2, 10000, &st));
+  CHECK(st.timed_out);
+  CHECK(test_now_ms() - t0 < 5000);
+  tether_session_free(s1);
+  tether_session_free(s2);
+  CHECK_OK(tether_parent_free(p));
+  LEAK_CHECK();
+}
+
+TEST(capture_caps) {
+  rec g = { 0 };
+  tether_parent *p = start(&g);
+  tether_capture_result res;
+  const char *a1[] = { "sh", "-c", "echo hello; echo oops >&2; exit 3", NULL };
+  CHECK_OK(tether_capture(p, a1, NULL, &res));
+  CHECK_EQ_STR(res.stdout_data, "hello\n");
+  CHECK_EQ_STR(res.stderr_data, "oops\n");
+  CHECK(res.status.exited);
+  CHECK_EQ_INT(res.status.code, 3);
+  CHECK(!res.stdout_truncated && !res.stderr_truncated);
+  tether_capture_result_free(&res);
+
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  so.stdout_cap = 1000;
+  so.stderr_cap = 0;
+  const char *a2[] = { "sh", "-c", "head -c 100000 /dev/zero; echo dropped >&2", NULL };
+  CHECK_OK(tether_capture(p, a2, &so, &res));
+  CHECK_EQ_INT(res.stdout_len, 1000);
+  CHECK(res.stdout_truncated);
+  CHECK_EQ_INT(res.status.stdout_dropped, 99000);
+  CHECK_EQ_INT(res.stderr_len, 0);
+  CHECK(res.stderr_truncated);
+  CHECK_EQ_INT(res.status.code, 0);
+  tether_capture_result_free(&res);
+
+  const char *a3[] = { "/nonexistent/prog", NULL };
+  CHECK_EQ_INT(tether_capture(p, a3, NULL, &res), TETHER_ESPAWN);
+  CHECK_EQ_INT(res.failure.error, TETHER_SPAWN_ERR_NOT_FOUND);
+  CHECK(res.failure.message && strstr(res.failure.message, "/nonexistent/prog"));
+  tether_capture_result_free(&res);
+  CHECK_EQ_INT(g.conn_errors + g.session_errors, 0);
+  CHECK_OK(tether_parent_free(p));
+  LEAK_CHECK();
+}
+
+#define CONCURRENT 200
+
+TEST(concurrent_200) {
+  rec g = { 0 };
+  static srec r[CONCURRENT];
+  static tether_session *s[CONCURRENT];
+  char num[CONCURRENT][16];
+  tether_parent *p = start(&g);
+  for (int i = 0; i < CONCURRENT; i++) {
+    snprintf(num[i], sizeof num[i], "%d", i);
+    const char *argv[] = { "sh", "-c",
+                           "printf o$0; printf e$0 >&2; head -c $(( $0 * 997 )) /dev/zero; "
+                           "exit $(( $0 % 100 ))",
+                           num[i], NULL };
+    s[i] = spawn(p, &r[i], argv);
+  }
+  for (int i = 0; i < CONCURRENT; i++) {
+    tether_exit_status st;
+    CHECK_OK(tether_session_wait(s[i], 60000, &st));
+  }
+  for (int i = 0; i < CONCURRENT; i++) {
+    char want[16];
+    int n = snprintf(want, sizeof want, "o%d", i);
+    CHECK_EQ_INT(r[i].exited, 1);
+    CHECK_EQ_INT(r[i].st.code, i % 100);
+    CHECK_EQ_INT(r[i].len[0], (size_t)n + (size_t)i * 997);
+    CHECK(memcmp(r[i].out[0], want, (size_t)n) == 0);
+    for (size_t k = (size_t)n; k < r[i].len[0]; k++) CHECK(r[i].out[0][k] == 0);
+    n = snprintf(want, sizeof want, "e%d", i);
+    CHECK_EQ_MEM(r[i].out[1], r[i].len[1], want, n);
+    tether_session_free(s[i]);
+    srec_free(&r[i]);
+  }
+  CHECK_EQ_INT(g.conn_errors + g.session_errors, 0);
+  CHECK_OK(tether_parent_free(p));
+  LEAK_CHECK();
+}
+
+TEST(runner_killed) {
+  rec g = { 0 };
+  srec r[3] = { { 0 } };
+  tether_session *s[3];
+  tether_parent *p = start(&g);
+  const char *argv[] = { "sleep", "30", NULL };
+  for (int i = 0; i < 3; i++) s[i] = spawn(p, &r[i], argv);
+  while (!(r[0].spawned && r[1].spawned && r[2].spawned)) CHECK_OK(tether_parent_run(p, 5000));
+  tether_runner_info info;
+  tether_parent_runner_info(p, &info);
+  uint64_t t0 = test_now_ms();
+  CHECK(kill((pid_t)info.pid, SIGKILL) == 0);
+  while (g.session_errors < 3) {
+    int rc = tether_parent_run(p, 1000);
+    if (rc == TETHER_ETIMEDOUT) FAIL("no error within 1 s");
+  }
+  CHECK(test_now_ms() - t0 < 1000);
+  for (int i = 0; i < 3; i++) {
+    CHECK_EQ_INT(r[i].last_error, TETHER_ECLOSED);
+    CHECK(strstr(r[i].err_msg, "runner") != NULL);
+    CHECK(tether_session_done(s[i]));
+  }
+  CHECK_EQ_INT(g.conn_errors, 1);
+  CHECK(strstr(g.conn_msg, "signal 9") != NULL);
+  CHECK_EQ_INT(tether_parent_process(p), TETHER_ECLOSED);
+  CHECK_EQ_INT(tether_parent_fd(p), TETHER_INVALID_HANDLE);
+  tether_session *s4;
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  so.argv = argv;
+  CHECK_EQ_INT(tether_session_spawn(p, &so, &s4), TETHER_ECLOSED);
+  CHECK_EQ_INT(tether_session_wait(s[0], 0, NULL), TETHER_ECLOSED);
+  for (int i = 0; i < 3; i++) tether_session_free(s[i]);
+  CHECK_OK(tether_parent_free(p));
+  /* The runner's children were killed by the runner's death? Not our
+   * concern here; sleep 30 may linger until its timeout. */
+  LEAK_CHECK();
+}
+
+TEST(free_kills_everything) {
+  rec g = { 0 };
+  srec r = { 0 };
+  tether_parent *p = start(&g);
+  const char *argv[] = { "sleep", "30", NULL };
+  tether_session *s = spawn(p, &r, argv);
+  while (!r.spawned) CHECK_OK(tether_parent_run(p, 5000));
+  tether_runner_info info;
+  tether_parent_runner_info(p, &info);
+  pid_t runner = (pid_t)info.pid, child = (pid_t)r.pid;
+  CHECK(kill(child, 0) == 0);
+  (void)s; /* still open: the parent's free ends it */
+  uint64_t t0 = test_now_ms();
+  CHECK_OK(tether_parent_free(p));
+  CHECK(test_now_ms() - t0 < 4000);
+  CHECK(pid_gone(child, 2000));
+  CHECK(pid_gone(runner, 10));
+  CHECK(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD); /* no zombie of ours */
+  LEAK_CHECK();
+}
+
+TEST(sequential_1000) {
+  rec g = { 0 };
+  tether_parent *p = start(&g);
+  const char *argv[] = { "true", NULL };
+  int fds0 = -1;
+  for (int i = 0; i < 1000; i++) {
+    srec r = { 0 };
+    tether_session *s = spawn(p, &r, argv);
+    tether_exit_status st;
+    CHECK_OK(tether_session_wait(s, 10000, &st));
+    CHECK_EQ_INT(st.code, 0);
+    tether_session_free(s);
+    if (i == 9) fds0 = count_fds();
+  }
+  CHECK_EQ_INT(count_fds(), fds0);
+  /* The runner reaped every child: it has none left. */
+  tether_runner_info info;
+  tether_parent_runner_info(p, &info);
+  char path[96], buf[256] = "";
+  snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)info.pid, (int)info.pid);
+  int fd = open(path, O_RDONLY);
+  if (fd >= 0) {
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    CHECK(n <= 0);
+  }
+  CHECK_EQ_INT(g.conn_errors + g.session_errors, 0);
+  CHECK_OK(tether_parent_free(p));
+  CHECK(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD);
+  LEAK_CHECK();
+}
+
+TEST(session_free_anytime) {
+  rec g = { 0 };
+  srec r1 = { 0 }, r2 = { 0 }, r3 = { 0 };
+  tether_parent *p = start(&g);
+  const char *a1[] = { "sh", "-c", "echo x; exec sleep 30", NULL };
+  tether_session *s1 = spawn(p, &r1, a1);
+  tether_session_free(s1); /* running: terminated, later frames dropped */
+  const char *a2[] = { "echo", "two", NULL };
+  r2.free_in_exit = 1;     /* freed inside its own on_exit */
+  tether_session *s2 = spawn(p, &r2, a2);
+  (void)s2;
+  while (!r2.exited) CHECK_OK(tether_parent_run(p, 5000));
+  const char *a3[] = { "true", NULL };
+  tether_session *s3 = spawn(p, &r3, a3);
+  CHECK_OK(tether_session_wait(s3, 10000, NULL));
+  /* Let the first one's Exited arrive and be dropped. */
+  uint64_t t0 = test_now_ms();
+  while (test_now_ms() - t0 < 300) tether_parent_run(p, 50);
+  CHECK_EQ_INT(r1.spawned + r1.exited + r1.nerrors, 0);
+  CHECK_EQ_MEM(r2.out[0], r2.len[0], "two\n", 4);
+  CHECK_EQ_INT(g.conn_errors + g.session_errors, 0);
+  tether_session_free(s3);
+  tether_session_free(NULL);
+  CHECK_OK(tether_parent_free(p));
+  CHECK_OK(tether_parent_free(NULL));
+  srec_free(&r2);
+  LEAK_CHECK();
+}
+
+TEST(event_loop_poll) {
+  /* Embedding under poll(2): only tether_parent_fd / wants_write / process. */
+  rec g = { 0 };
+  srec r = { 0 };
+  tether_parent *p = start(&g);
+  const char *argv[] = { "sh", "-c", "head -c 3000000 /dev/zero", NULL };
+  tether_session *s = spawn(p, &r, argv);
+  while (!tether_session_done(s)) {
+    struct pollfd pf = { .fd = tether_parent_fd(p), .events = POLLIN };
+    if (tether_parent_wants_write(p)) pf.events |= POLLOUT;
+    CHECK(poll(&pf, 1, 10000) == 1);
+    CHECK_OK(tether_parent_process(p));
+  }
+  CHECK_EQ_INT(r.len[0], 3000000);
+  CHECK_EQ_INT(r.st.code, 0);
+  tether_session_free(s);
+  CHECK_OK(tether_parent_free(p));
+  srec_free(&r);
+  LEAK_CHECK();
+}
+
+TEST(bad_options) {
+  tether_parent_options o;
+  tether_parent *p = (tether_parent *)1;
+  char err[256] = "";
+  tether_parent_options_init(&o);
+  o.errbuf = err;
+  o.errbuf_len = sizeof err;
+  o.max_frame = 10;
+  CHECK_EQ_INT(tether_parent_start(&o, &p), TETHER_EINVAL);
+  CHECK(p == NULL);
+  CHECK(strstr(err, "max_frame") != NULL);
+  tether_parent_options_init(&o);
+  o.errbuf = err;
+  o.errbuf_len = sizeof err;
+  const char *nope[] = { "/nonexistent/tether-runner", NULL };
+  o.runner_argv = nope;
+  CHECK_EQ_INT(tether_parent_start(&o, &p), TETHER_EOS);
+  CHECK(strstr(err, "/nonexistent/tether-runner") != NULL);
+  const char *not_runner[] = { "sh", "-c", "echo hello >&3; sleep 5", NULL };
+  o.runner_argv = not_runner;
+  CHECK_EQ_INT(tether_parent_start(&o, &p), TETHER_EPREFACE);
+  const char *quits[] = { "sh", "-c", "exit 3", NULL };
+  o.runner_argv = quits;
+  CHECK_EQ_INT(tether_parent_start(&o, &p), TETHER_ECLOSED);
+  CHECK(strstr(err, "status 3") != NULL);
+  CHECK(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD);
+
+  rec g = { 0 };
+  p = start(&g);
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  tether_session *s;
+  CHECK_EQ_INT(tether_session_spawn(p, &so, &s), TETHER_EINVAL); /* no argv */
+  CHECK_OK(tether_parent_free(p));
+  LEAK_CHECK();
+}
+
+TEST(stdio_runner_and_unix_socket) {
+  /* The runner speaking on its stdin/stdout through `sh -c`. */
+  rec g = { 0 };
+  tether_parent_options o;
+  options(&o, &g);
+  const char *argv[] = { "sh", "-c", "exec " TETHER_RUNNER_PATH " --stdio", NULL };
+  o.runner_argv = argv;
+  o.runner_channel = TETHER_RUNNER_CHANNEL_STDIO;
+  tether_parent *p;
+  CHECK_OK(tether_parent_start(&o, &p));
+  tether_capture_result res;
+  const char *echo[] = { "echo", "hi", NULL };
+  CHECK_OK(tether_capture(p, echo, NULL, &res));
+  CHECK_EQ_STR(res.stdout_data, "hi\n");
+  tether_capture_result_free(&res);
+  CHECK_OK(tether_parent_free(p));
+
+  /* A runner listening on a Unix socket. */
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/tether-parent-test-%d.sock", (int)getpid());
+  unlink(path);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(TETHER_RUNNER_PATH, TETHER_RUNNER_PATH, "--listen", path, (char *)NULL);
+    _exit(127);
+  }
+  struct stat sb;
+  for (int i = 0; i < 5000 && stat(path, &sb) < 0; i++) usleep(1000);
+  options(&o, &g);
+  CHECK_OK(tether_parent_connect_unix(&o, path, &p));
+  CHECK_OK(tether_capture(p, echo, NULL, &res));
+  CHECK_EQ_STR(res.stdout_data, "hi\n");
+  tether_capture_result_free(&res);
+  CHECK_OK(tether_parent_free(p));
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  LEAK_CHECK();
+}
+
+/* ------------------------------------------------------- hostile runner */
+
+typedef enum fake_kind {
+  FK_GARBAGE,
+  FK_OUTPUT_BEFORE_SPAWNED,
+  FK_OUTPUT_AFTER_EXITED,
+  FK_OFFSET_SKIP,
+  FK_OFFSET_REPEAT,
+  FK_EXITED_BEFORE_SPAWNED,
+  FK_TWO_EXITED,
+  FK_SPAWNFAILED_AFTER_SPAWNED,
+  FK_UNKNOWN_SESSION,
+  FK_BAD_STREAM,
+  FK_STDERR_WHEN_MERGED,
+  FK_EMPTY_DATA,
+  FK_SESSION_FRAME_ON_0,
+  FK_PARENT_ONLY_FRAME,
+  FK_SECOND_HELLO,
+  FK_OVER_CAP,
+  FK_TOO_LARGE,
+  /* not violations */
+  FK_EOF_MID_SESSION,
+  FK_FATAL_ERROR,
+  FK_SESSION_ERROR,
+  FK_FREED_SESSION,
+  FK_STALL,
+  FK_FLOW
+} fake_kind;
+
+/* Handshake variants. */
+typedef enum fake_hello {
+  FH_OK,
+  FH_FRAME_FIRST,
+  FH_WRONG_ROLE,
+  FH_VERSION,
+  FH_PREFACE,
+  FH_SILENT,
+  FH_GARBAGE
+} fake_hello;
+
+/* Reads the parent's frames until it sends a Spawn; returns its session. */
+static uint32_t fake_await_spawn(int fd) {
+  pf_frame f;
+  while (pf_recv(fd, &f) == 0)
+    if (f.body == 3) return f.session;
+  _exit(4);
+}
+
+/* Until EOF: 0 if an Error{code, fatal} arrived, else 3. */
+static int fake_drain(int fd, uint32_t want_code) {
+  pf_frame f;
+  int got = 0;
+  while (pf_recv(fd, &f) == 0) {
+    if (f.body == 17) {
+      uint32_t code;
+      int fatal;
+      pf_error_fields(&f, &code, &fatal);
+      if (code == want_code && fatal) got = 1;
+    }
+  }
+  return got ? 0 : 3;
+}
+
+static int fake_main(int fd, fake_hello h, fake_kind k) {
+  static pf_buf b;
+  char preface[TETHER_PREFACE_LEN];
+  if (h == FH_PREFACE) {
+    pf_write_all(fd, "HTTP/1.1 200 OK\r\n", 17);
+    return fake_drain(fd, 0) == 0 ? 5 : 0;
+  }
+  pf_preface(fd);
+  switch (h) {
+    case FH_FRAME_FIRST: pf_spawned(fd, 1, 42); break;
+    case FH_WRONG_ROLE:
+      pf_hello_body(&b, 1, 1, 1);
+      pf_send(fd, 0, 2, &b);
+      break;
+    case FH_VERSION:
+      pf_hello_body(&b, 5, 7, 2);
+      pf_send(fd, 0, 2, &b);
+      break;
+    case FH_SILENT:
+      /* Never says Hello; expects Error{TIMEOUT, fatal} and the close. */
+      if (pf_read_full(fd, preface, sizeof preface) < 0) return 6;
+      return fake_drain(fd, 9);
+    case FH_GARBAGE: pf_send_raw(fd, "\xff\xff\xff", 3); break;
+    default:
+      if (k == FK_FLOW) {
+        /* Flow control on, with a 64 KiB window. */
+        pf_hello_body(&b, 1, 1, 2);
+        pf_uint(&b, 6, 5);
+        pf_uint(&b, 9, 65536);
+        pf_uint(&b, 10, 1 << 20);
+        pf_send(fd, 0, 2, &b);
+      } else {
+        pf_hello(fd);
+      }
+      break;
+  }
+  if (pf_read_full(fd, preface, sizeof preface) < 0) return 6;
+  if (h == FH_VERSION) return fake_drain(fd, 2);
+  if (h != FH_OK) return fake_drain(fd, 1);
+
+  uint32_t sid = fake_await_spawn(fd);
+  switch (k) {
+    case FK_GARBAGE: pf_send_raw(fd, "\x0a\xff\xff\xff", 4); break;
+    case FK_OUTPUT_BEFORE_SPAWNED: pf_output(fd, sid, 1, "x", 1, 0); break;
+    case FK_OUTPUT_AFTER_EXITED:
+      pf_spawned(fd, sid, 42);
+      pf_exited(fd, sid, 0);
+      pf_output(fd, sid, 1, "x", 1, 0);
+      break;
+    case FK_OFFSET_SKIP:
+      pf_spawned(fd, sid, 42);
+      pf_output(fd, sid, 1, "x", 1, 5);
+      break;
+    case FK_OFFSET_REPEAT:
+      pf_spawned(fd, sid, 42);
+      pf_output(fd, sid, 1, "ab", 2, 0);
+      pf_output(fd, sid, 1, "c", 1, 1);
+      break;
+    case FK_EXITED_BEFORE_SPAWNED: pf_exited(fd, sid, 0); break;
+    case FK_TWO_EXITED:
+      pf_spawned(fd, sid, 42);
+      pf_exited(fd, sid, 0);
+      pf_exited(fd, sid, 0);
+      break;
+    case FK_SPAWNFAILED_AFTER_SPAWNED:
+      pf_spawned(fd, sid, 42);
+      pf_spawn_failed(fd, sid);
+      break;
+    case FK_UNKNOWN_SESSION: pf_spawned(fd, sid + 98, 42); break;
+    case FK_BAD_STREAM:
+      pf_spawned(fd, sid, 42);
+      pf_output(fd, sid, 3, "x", 1, 0);
+      break;
+    case FK_STDERR_WHEN_MERGED:
+      pf_spawned(fd, sid, 42);
+      pf_output(fd, sid, 2, "x", 1, 0);
+      break;
+    case FK_EMPTY_DATA:
+      pf_spawned(fd, sid, 42);
+      pf_output(fd, sid, 1, "", 0, 0);
+      break;
+    case FK_SESSION_FRAME_ON_0: pf_spawned(fd, 0, 42); break;
+    case FK_PARENT_ONLY_FRAME:
+      b.n = 0;
+      pf_bytes(&b, 1, "x", 1);
+      pf_send(fd, sid, 8, &b);
+      break;
+    case FK_SECOND_HELLO: pf_hello(fd); break;
+    case FK_OVER_CAP:
+      pf_spawned(fd, sid, 42);
+      pf_output(fd, sid, 1, "0123456789abc", 13, 0);
+      break;
+    case FK_TOO_LARGE: {
+      uint8_t hdr[4] = { 0, 0, 0, 0x7f };
+      pf_write_all(fd, hdr, 4);
+      break;
+    }
+    case FK_EOF_MID_SESSION:
+      pf_spawned(fd, sid, 42);
+      pf_output(fd, sid, 1, "partial", 7, 0);
+      return 0;
+    case FK_FATAL_ERROR:
+      pf_spawned(fd, sid, 42);
+      pf_error(fd, 0, 7, 1, "boom: the fake runner gives up");
+      return 0;
+    case FK_SESSION_ERROR:
+      pf_spawned(fd, sid, 42);
+      pf_error(fd, sid, 6, 0, "stdin queue full (fake)");
+      pf_output(fd, sid, 1, "ok", 2, 0);
+      pf_exited(fd, sid, 0);
+      return fake_drain(fd, 999) == 3 ? 0 : 7; /* no fatal Error expected */
+    case FK_FREED_SESSION: {
+      /* The parent frees session 1 at once (Terminate), then spawns 2. */
+      uint32_t sid2 = fake_await_spawn(fd);
+      pf_spawned(fd, sid, 42);
+      pf_output(fd, sid, 1, "late", 4, 0);
+      pf_exited(fd, sid, 0);
+      pf_spawned(fd, sid2, 43);
+      pf_output(fd, sid2, 1, "two", 3, 0);
+      pf_exited(fd, sid2, 0);
+      return fake_drain(fd, 999) == 3 ? 0 : 7;
+    }
+    case FK_STALL: sleep(20); return 0;
+    case FK_FLOW: {
+      pf_frame f;
+      uint64_t got = 0;
+      pf_spawned(fd, sid, 42);
+      while (got < 65536) {
+        if (pf_recv(fd, &f) < 0) return 10;
+        if (f.body == 8) got += pf_body_field(&f, 1);
+      }
+      if (got != 65536) return 11; /* sent past its credit */
+      struct pollfd pl = { .fd = fd, .events = POLLIN };
+      if (poll(&pl, 1, 200) != 0) return 12; /* anything more now is too much */
+      b.n = 0;
+      pf_uint(&b, 1, 4);
+      pf_uint(&b, 2, 1 << 20);
+      pf_send(fd, sid, 13, &b); /* Credit{STDIN} */
+      int closed = 0;
+      while (!closed) {
+        if (pf_recv(fd, &f) < 0) return 13;
+        if (f.body == 8) got += pf_body_field(&f, 1);
+        if (f.body == 9) closed = 1;
+      }
+      if (got != 200000) return 14;
+      static char chunk[65536];
+      pf_output(fd, sid, 1, chunk, sizeof chunk, 0); /* the whole window */
+      uint64_t credit = 0;
+      while (credit < 65536) {
+        if (pf_recv(fd, &f) < 0) return 15;
+        if (f.body == 13 && pf_body_field(&f, 1) == 1) credit += pf_body_field(&f, 2);
+      }
+      pf_output(fd, sid, 1, "z", 1, 65536);
+      pf_exited(fd, sid, 0);
+      return fake_drain(fd, 999) == 3 ? 0 : 7;
+    }
+  }
+  return fake_drain(fd, 1);
+}
+
+typedef struct fake {
+  pid_t pid;
+  int fd;  /* the parent's end */
+} fake;
+
+static fake fake_start(fake_hello h, fake_kind k) {
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  fake f;
+  f.pid = fork();
+  CHECK(f.pid >= 0);
+  if (f.pid == 0) {
+    close(sv[0]);
+    _exit(fake_main(sv[1], h, k));
+  }
+  close(sv[1]);
+  f.fd = sv[0];
+  return f;
+}
+
+static int fake_status(fake *f) {
+  int st = 0;
+  CHECK(waitpid(f->pid, &st, 0) == f->pid);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void hostile_handshake(fake_hello h, int want_rc, const char *want1, const char *want2) {
+  rec g = { 0 };
+  tether_parent_options o;
+  char err[512] = "";
+  options(&o, &g);
+  o.errbuf = err;
+  o.errbuf_len = sizeof err;
+  o.handshake_timeout_ms = 500;
+  fake f = fake_start(h, FK_GARBAGE);
+  tether_parent *p = (tether_parent *)1;
+  int rc = tether_parent_attach_fds(&o, f.fd, f.fd, &p);
+  if (rc != want_rc)
+    FAIL("attach: %s, want %s (%s)", tether_err_name(rc), tether_err_name(want_rc), err);
+  CHECK(p == NULL);
+  if (want1 && !strstr(err, want1)) FAIL("\"%s\" lacks \"%s\"", err, want1);
+  if (want2 && !strstr(err, want2)) FAIL("\"%s\" lacks \"%s\"", err, want2);
+  CHECK_EQ_INT(fake_status(&f), 0);
+  LEAK_CHECK();
+}
+
+TEST(hostile_frame_before_hello) {
+  hostile_handshake(FH_FRAME_FIRST, TETHER_EPROTOCOL, "Spawned", "before its Hello");
+}
+TEST(hostile_wrong_role) { hostile_handshake(FH_WRONG_ROLE, TETHER_EPROTOCOL, "role", NULL); }
+TEST(hostile_version) { hostile_handshake(FH_VERSION, TETHER_EVERSION, "5", "7"); }
+TEST(hostile_preface) { hostile_handshake(FH_PREFACE, TETHER_EPREFACE, "not a tether", NULL); }
+TEST(hostile_silent) { hostile_handshake(FH_SILENT, TETHER_ETIMEDOUT, "500 ms", NULL); }
+TEST(hostile_hello_garbage) {
+  hostile_handshake(FH_GARBAGE, TETHER_EPROTOCOL, "does not decode", NULL);
+}
+
+typedef struct hostile_run {
+  rec g;
+  srec r, r2;
+  tether_parent *p;
+  tether_session *s, *s2;
+  fake f;
+} hostile_run;
+
+static void hostile_open(hostile_run *h, fake_kind k, int merge, uint64_t cap) {
+  tether_parent_options o;
+  memset(h, 0, sizeof *h);
+  options(&o, &h->g);
+  o.write_timeout_ms = 300;
+  o.shutdown_timeout_ms = 1000;
+  h->f = fake_start(FH_OK, k);
+  CHECK_OK(tether_parent_attach_fds(&o, h->f.fd, h->f.fd, &h->p));
+  h->g.p = NULL; /* no in-callback checks here */
+  tether_runner_info info;
+  tether_parent_runner_info(h->p, &info);
+  CHECK_EQ_STR(info.implementation, "fake-runner");
+  CHECK_EQ_INT(info.pid, -1);
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  const char *argv[] = { "whatever", NULL };
+  so.argv = argv;
+  so.merge_stderr = merge;
+  so.stdout_cap = cap;
+  so.userdata = &h->r;
+  CHECK_OK(tether_session_spawn(h->p, &so, &h->s));
+}
+
+static void hostile_violation(fake_kind k, int merge, uint64_t cap, const char *want) {
+  hostile_run h;
+  hostile_open(&h, k, merge, cap);
+  uint64_t t0 = test_now_ms();
+  while (h.g.conn_errors == 0) {
+    int rc = tether_parent_run(h.p, 3000);
+    if (rc == TETHER_ETIMEDOUT || test_now_ms() - t0 > 5000) FAIL("no protocol error");
+  }
+  CHECK_EQ_INT(h.g.conn_code, TETHER_EPROTOCOL);
+  if (!strstr(h.g.conn_msg, want)) FAIL("\"%s\" lacks \"%s\"", h.g.conn_msg, want);
+  /* The session ends with the connection, unless it had already ended. */
+  if (!h.r.exited) {
+    CHECK_EQ_INT(h.r.nerrors, 1);
+    CHECK_EQ_INT(h.r.last_error, TETHER_EPROTOCOL);
+  }
+  CHECK(tether_session_done(h.s));
+  CHECK_EQ_INT(tether_parent_process(h.p), TETHER_ECLOSED);
+  CHECK_EQ_INT(tether_session_write(h.s, "x", 1), TETHER_ECLOSED);
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0); /* it received Error{PROTOCOL, fatal} */
+  srec_free(&h.r);
+  LEAK_CHECK();
+}
+
+TEST(hostile_garbage) { hostile_violation(FK_GARBAGE, 0, TETHER_CAP_NONE, "does not decode"); }
+TEST(hostile_output_before_spawned) {
+  hostile_violation(FK_OUTPUT_BEFORE_SPAWNED, 0, TETHER_CAP_NONE, "Output for session 1 before Spawned");
+}
+TEST(hostile_output_after_exited) {
+  hostile_violation(FK_OUTPUT_AFTER_EXITED, 0, TETHER_CAP_NONE, "Output for session 1 after it was over");
+}
+TEST(hostile_offset_skip) { hostile_violation(FK_OFFSET_SKIP, 0, TETHER_CAP_NONE, "skipped"); }
+TEST(hostile_offset_repeat) { hostile_violation(FK_OFFSET_REPEAT, 0, TETHER_CAP_NONE, "repeated"); }
+TEST(hostile_exited_before_spawned) {
+  hostile_violation(FK_EXITED_BEFORE_SPAWNED, 0, TETHER_CAP_NONE, "Exited for session 1 before Spawned");
+}
+TEST(hostile_two_exited) { hostile_violation(FK_TWO_EXITED, 0, TETHER_CAP_NONE, "second Exited"); }
+TEST(hostile_spawnfailed_after_spawned) {
+  hostile_violation(FK_SPAWNFAILED_AFTER_SPAWNED, 0, TETHER_CAP_NONE, "SpawnFailed for session 1 after Spawned");
+}
+TEST(hostile_unknown_session) {
+  hostile_violation(FK_UNKNOWN_SESSION, 0, TETHER_CAP_NONE, "session 99, which was never created");
+}
+TEST(hostile_bad_stream) { hostile_violation(FK_BAD_STREAM, 0, TETHER_CAP_NONE, "stream 3"); }
+TEST(hostile_stderr_when_merged) {
+  hostile_violation(FK_STDERR_WHEN_MERGED, 1, TETHER_CAP_NONE, "merged");
+}
+TEST(hostile_empty_data) { hostile_violation(FK_EMPTY_DATA, 0, TETHER_CAP_NONE, "data"); }
+TEST(hostile_session_frame_on_0) {
+  hostile_violation(FK_SESSION_FRAME_ON_0, 0, TETHER_CAP_NONE, "session 0");
+}
+TEST(hostile_parent_only_frame) {
+  hostile_violation(FK_PARENT_ONLY_FRAME, 0, TETHER_CAP_NONE, "only a parent sends");
+}
+TEST(hostile_second_hello) { hostile_violation(FK_SECOND_HELLO, 0, TETHER_CAP_NONE, "second Hello"); }
+TEST(hostile_over_cap) { hostile_violation(FK_OVER_CAP, 0, 10, "past its cap"); }
+TEST(hostile_too_large) { hostile_violation(FK_TOO_LARGE, 0, TETHER_CAP_NONE, "bad frame"); }
+
+TEST(hostile_eof_mid_session) {
+  hostile_run h;
+  hostile_open(&h, FK_EOF_MID_SESSION, 0, TETHER_CAP_NONE);
+  CHECK_EQ_INT(tether_session_wait(h.s, 5000, NULL), TETHER_ECLOSED);
+  CHECK_EQ_MEM(h.r.out[0], h.r.len[0], "partial", 7);
+  CHECK_EQ_INT(h.r.last_error, TETHER_ECLOSED);
+  CHECK(strstr(h.r.err_msg, "runner") != NULL);
+  CHECK_EQ_INT(h.g.conn_errors, 1);
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0);
+  srec_free(&h.r);
+  LEAK_CHECK();
+}
+
+TEST(hostile_fatal_error_frame) {
+  hostile_run h;
+  hostile_open(&h, FK_FATAL_ERROR, 0, TETHER_CAP_NONE);
+  CHECK_EQ_INT(tether_session_wait(h.s, 5000, NULL), TETHER_ECLOSED);
+  CHECK(strstr(h.g.conn_msg, "boom") != NULL);
+  CHECK(strstr(h.r.err_msg, "boom") != NULL);
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0);
+  LEAK_CHECK();
+}
+
+TEST(hostile_session_error_is_report) {
+  hostile_run h;
+  hostile_open(&h, FK_SESSION_ERROR, 0, TETHER_CAP_NONE);
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(h.s, 5000, &st));
+  CHECK_EQ_INT(h.r.nerrors, 1);
+  CHECK_EQ_INT(h.r.last_error, TETHER_ERUNNER);
+  CHECK(strstr(h.r.err_msg, "stdin queue full") != NULL);
+  CHECK_EQ_MEM(h.r.out[0], h.r.len[0], "ok", 2);
+  CHECK_EQ_INT(h.g.conn_errors, 0);
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0);
+  srec_free(&h.r);
+  LEAK_CHECK();
+}
+
+TEST(hostile_freed_session_dropped) {
+  hostile_run h;
+  hostile_open(&h, FK_FREED_SESSION, 0, TETHER_CAP_NONE);
+  tether_session_free(h.s);
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  const char *argv[] = { "two", NULL };
+  so.argv = argv;
+  so.userdata = &h.r2;
+  CHECK_OK(tether_session_spawn(h.p, &so, &h.s2));
+  CHECK_OK(tether_session_wait(h.s2, 5000, NULL));
+  CHECK_EQ_MEM(h.r2.out[0], h.r2.len[0], "two", 3);
+  CHECK_EQ_INT(h.r.spawned + h.r.exited + h.r.nerrors, 0);
+  CHECK_EQ_INT(h.g.conn_errors + h.g.session_errors, 0);
+  tether_session_free(h.s2);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0);
+  srec_free(&h.r2);
+  LEAK_CHECK();
+}
+
+TEST(hostile_stalled_runner) {
+  hostile_run h;
+  hostile_open(&h, FK_STALL, 0, TETHER_CAP_NONE);
+  /* The runner reads nothing: big Spawns fill the socket and the queue. */
+  static char big[100000];
+  memset(big, 'a', sizeof big - 1);
+  const char *argv[] = { "x", big, NULL };
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  so.argv = argv;
+  int rc = 0, n = 0;
+  uint64_t t0 = test_now_ms();
+  tether_session *ss[200];
+  while (rc == 0 && n < 200) {
+    rc = tether_session_spawn(h.p, &so, &ss[n]);
+    if (rc == 0) n++;
+  }
+  CHECK_EQ_INT(rc, TETHER_ETIMEDOUT);
+  CHECK(test_now_ms() - t0 < 5000);
+  t0 = test_now_ms();
+  CHECK_OK(tether_parent_free(h.p)); /* does not hang either */
+  CHECK(test_now_ms() - t0 < 8000);
+  kill(h.f.pid, SIGKILL);
+  fake_status(&h.f);
+  LEAK_CHECK();
+}
+
+TEST(flow_control) {
+  hostile_run h;
+  hostile_open(&h, FK_FLOW, 0, TETHER_CAP_NONE);
+  static char data[200000];
+  CHECK_OK(tether_session_write(h.s, data, sizeof data));
+  CHECK_OK(tether_session_close_stdin(h.s));
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(h.s, 5000, &st));
+  CHECK_EQ_INT(h.r.len[0], 65537);
+  CHECK_EQ_INT(h.g.conn_errors + h.g.session_errors, 0);
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0);
+  srec_free(&h.r);
+  LEAK_CHECK();
+}
+
+TEST_MAIN(TEST_ENTRY(printf_exit7), TEST_ENTRY(missing_program), TEST_ENTRY(stdin_cat),
+          TEST_ENTRY(signals), TEST_ENTRY(terminate_and_timeout), TEST_ENTRY(capture_caps),
+          TEST_ENTRY(concurrent_200), TEST_ENTRY(runner_killed),
+          TEST_ENTRY(free_kills_everything), TEST_ENTRY(sequential_1000),
+          TEST_ENTRY(session_free_anytime), TEST_ENTRY(event_loop_poll),
+          TEST_ENTRY(bad_options), TEST_ENTRY(stdio_runner_and_unix_socket),
+          TEST_ENTRY(hostile_frame_before_hello), TEST_ENTRY(hostile_wrong_role),
+          TEST_ENTRY(hostile_version), TEST_ENTRY(hostile_preface), TEST_ENTRY(hostile_silent),
+          TEST_ENTRY(hostile_hello_garbage), TEST_ENTRY(hostile_garbage),
+          TEST_ENTRY(hostile_output_before_spawned), TEST_ENTRY(hostile_output_after_exited),
+          TEST_ENTRY(hostile_offset_skip), TEST_ENTRY(hostile_offset_repeat),
+          TEST_ENTRY(hostile_exited_before_spawned), TEST_ENTRY(hostile_two_exited),
+          TEST_ENTRY(hostile_spawnfailed_after_spawned), TEST_ENTRY(hostile_unknown_session),
+          TEST_ENTRY(hostile_bad_stream), TEST_ENTRY(hostile_stderr_when_merged),
+          TEST_ENTRY(hostile_empty_data), TEST_ENTRY(hostile_session_frame_on_0),
+          TEST_ENTRY(hostile_parent_only_frame), TEST_ENTRY(hostile_second_hello),
+          TEST_ENTRY(hostile_over_cap), TEST_ENTRY(hostile_too_large),
+          TEST_ENTRY(hostile_eof_mid_session), TEST_ENTRY(hostile_fatal_error_frame),
+          TEST_ENTRY(hostile_session_error_is_report), TEST_ENTRY(hostile_freed_session_dropped),
+          TEST_ENTRY(hostile_stalled_runner), TEST_ENTRY(flow_control))
