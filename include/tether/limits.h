@@ -43,6 +43,20 @@
 #define TETHER_HANDSHAKE_TIMEOUT_MS 10000u
 #define TETHER_TERMINATE_GRACE_MS 2000u          /* Terminate{grace_ms: 0} */
 
+/* Parent library (tether/parent.h). */
+/* Stdin bytes a session queues before tether_session_write says
+ * TETHER_EAGAIN. */
+#define TETHER_PARENT_STDIN_QUEUE_DEFAULT (1u << 20)
+/* Blocking writes to a runner that stopped reading fail after this long
+ * (TETHER_ETIMEDOUT). */
+#define TETHER_PARENT_WRITE_TIMEOUT_MS 10000
+/* tether_parent_free waits this long for the runner to end its sessions
+ * and exit before it kills the runner. */
+#define TETHER_PARENT_SHUTDOWN_TIMEOUT_MS (TETHER_TERMINATE_GRACE_MS + 3000)
+/* tether_capture keeps at most this much of a stream whose spawn options
+ * set no cap. */
+#define TETHER_CAPTURE_MAX_DEFAULT (16u << 20)
+
 /* Preface: 8 bytes sent by each side before its first frame. */
 #define TETHER_PREFACE_LEN 8u
 #define TETHER_PREFACE_BYTES "\0TETHER\n"

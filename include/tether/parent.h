@@ -55,6 +55,7 @@
 #include "tether/export.h"
 #include "tether/limits.h"
 #include "tether/os.h"
+#include "tether/wire.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,69 +64,9 @@ extern "C" {
 typedef struct tether_parent tether_parent;
 typedef struct tether_session tether_session;
 
-/* ------------------------------------------------------ wire constants
- *
- * Portable numbers from proto/tether/v1/tether.proto (tether's own, not the
- * OS's). The library's internal codec view declares the very same names
- * with the same values, so this block steps aside when that header came
- * first. */
-#ifndef TETHER_CODEC_MSG_H
-/* Output streams (Stream). */
-enum {
-  TETHER_STREAM_STDOUT = 1,
-  TETHER_STREAM_STDERR = 2,
-  TETHER_STREAM_PTY = 3,
-  TETHER_STREAM_STDIN = 4
-};
-/* Signals (SignalNumber): the classic POSIX numbering. */
-enum {
-  TETHER_SIG_HUP = 1, TETHER_SIG_INT = 2, TETHER_SIG_QUIT = 3,
-  TETHER_SIG_ILL = 4, TETHER_SIG_TRAP = 5, TETHER_SIG_ABRT = 6,
-  TETHER_SIG_BUS = 7, TETHER_SIG_FPE = 8, TETHER_SIG_KILL = 9,
-  TETHER_SIG_USR1 = 10, TETHER_SIG_SEGV = 11, TETHER_SIG_USR2 = 12,
-  TETHER_SIG_PIPE = 13, TETHER_SIG_ALRM = 14, TETHER_SIG_TERM = 15,
-  TETHER_SIG_CONT = 18, TETHER_SIG_STOP = 19, TETHER_SIG_TSTP = 20,
-  TETHER_SIG_WINCH = 28
-};
-/* Where a spawn failed (SpawnStage). */
-enum {
-  TETHER_STAGE_REQUEST = 1,     /* the request itself was invalid */
-  TETHER_STAGE_LIMITS = 2,      /* a runner limit refused it */
-  TETHER_STAGE_SETUP = 3,       /* pipes, fork, process creation */
-  TETHER_STAGE_CWD = 4,         /* changing to the cwd failed */
-  TETHER_STAGE_EXEC = 5,        /* executing argv[0] failed */
-  TETHER_STAGE_PTY = 6,         /* creating the terminal failed */
-  TETHER_STAGE_PERMISSIONS = 7  /* the permission profile is unenforceable */
-};
-/* Portable classification of a spawn's OS error (SpawnError). */
-enum {
-  TETHER_SPAWN_ERR_NOT_FOUND = 1,
-  TETHER_SPAWN_ERR_PERMISSION_DENIED = 2,
-  TETHER_SPAWN_ERR_NOT_EXECUTABLE = 3,
-  TETHER_SPAWN_ERR_NOT_A_DIRECTORY = 4,
-  TETHER_SPAWN_ERR_NO_RESOURCES = 5,
-  TETHER_SPAWN_ERR_INVALID = 6,
-  TETHER_SPAWN_ERR_LIMIT = 7,
-  TETHER_SPAWN_ERR_UNSUPPORTED = 8,
-  TETHER_SPAWN_ERR_OTHER = 9
-};
-/* What tether_spawn_failure.os_error means (OsErrorSpace). */
-enum { TETHER_OS_ERR_POSIX = 1, TETHER_OS_ERR_WIN32 = 2 };
-#endif
 
-/* ------------------------------------------------------------ limits */
+/* Parent limits (queue sizes, timeouts) are in tether/limits.h. */
 
-/* Stdin bytes a session queues before tether_session_write says
- * TETHER_EAGAIN. */
-#define TETHER_PARENT_STDIN_QUEUE_DEFAULT (1u << 20)
-/* Blocking writes to a runner that stopped reading fail after this long. */
-#define TETHER_PARENT_WRITE_TIMEOUT_MS 10000
-/* tether_parent_free waits this long for the runner to end its sessions
- * and exit before it kills the runner. */
-#define TETHER_PARENT_SHUTDOWN_TIMEOUT_MS (TETHER_TERMINATE_GRACE_MS + 3000)
-/* tether_capture keeps at most this much of a stream whose spawn options
- * set no cap. */
-#define TETHER_CAPTURE_MAX_DEFAULT (16u << 20)
 /* "No cap" for tether_spawn_options.stdout_cap / stderr_cap. */
 #define TETHER_CAP_NONE UINT64_MAX
 

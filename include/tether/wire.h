@@ -1,0 +1,50 @@
+/* tether — portable numbers of the wire schema that the public API uses.
+ *
+ * The values are the enum numbers of proto/tether/v1/tether.proto; they are
+ * tether's own, not the OS's (TETHER_SIG_TERM is 15 on every platform). */
+#ifndef TETHER_WIRE_H
+#define TETHER_WIRE_H
+
+/* Output streams (Stream). */
+enum {
+  TETHER_STREAM_STDOUT = 1,
+  TETHER_STREAM_STDERR = 2,
+  TETHER_STREAM_PTY = 3,
+  TETHER_STREAM_STDIN = 4
+};
+/* Signals (SignalNumber): the classic POSIX numbering. */
+enum {
+  TETHER_SIG_HUP = 1, TETHER_SIG_INT = 2, TETHER_SIG_QUIT = 3,
+  TETHER_SIG_ILL = 4, TETHER_SIG_TRAP = 5, TETHER_SIG_ABRT = 6,
+  TETHER_SIG_BUS = 7, TETHER_SIG_FPE = 8, TETHER_SIG_KILL = 9,
+  TETHER_SIG_USR1 = 10, TETHER_SIG_SEGV = 11, TETHER_SIG_USR2 = 12,
+  TETHER_SIG_PIPE = 13, TETHER_SIG_ALRM = 14, TETHER_SIG_TERM = 15,
+  TETHER_SIG_CONT = 18, TETHER_SIG_STOP = 19, TETHER_SIG_TSTP = 20,
+  TETHER_SIG_WINCH = 28
+};
+/* Where a spawn failed (SpawnStage). */
+enum {
+  TETHER_STAGE_REQUEST = 1,     /* the request itself was invalid */
+  TETHER_STAGE_LIMITS = 2,      /* a runner limit refused it */
+  TETHER_STAGE_SETUP = 3,       /* pipes, fork, process creation */
+  TETHER_STAGE_CWD = 4,         /* changing to the cwd failed */
+  TETHER_STAGE_EXEC = 5,        /* executing argv[0] failed */
+  TETHER_STAGE_PTY = 6,         /* creating the terminal failed */
+  TETHER_STAGE_PERMISSIONS = 7  /* the permission profile is unenforceable */
+};
+/* Portable classification of a spawn's OS error (SpawnError). */
+enum {
+  TETHER_SPAWN_ERR_NOT_FOUND = 1,
+  TETHER_SPAWN_ERR_PERMISSION_DENIED = 2,
+  TETHER_SPAWN_ERR_NOT_EXECUTABLE = 3,
+  TETHER_SPAWN_ERR_NOT_A_DIRECTORY = 4,
+  TETHER_SPAWN_ERR_NO_RESOURCES = 5,
+  TETHER_SPAWN_ERR_INVALID = 6,
+  TETHER_SPAWN_ERR_LIMIT = 7,
+  TETHER_SPAWN_ERR_UNSUPPORTED = 8,
+  TETHER_SPAWN_ERR_OTHER = 9
+};
+/* What tether_spawn_failure.os_error means (OsErrorSpace). */
+enum { TETHER_OS_ERR_POSIX = 1, TETHER_OS_ERR_WIN32 = 2 };
+
+#endif
