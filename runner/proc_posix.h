@@ -10,6 +10,7 @@
 
 #include "tether/runner.h"
 #include "codec/msg.h"
+#include "conpty/pty.h"
 
 typedef struct tether__proc {
   pid_t pid;          /* also the process group id (the child is its leader) */
@@ -26,6 +27,9 @@ typedef struct tether__spawn_out {
   int stdin_fd;   /* write end, non-blocking, CLOEXEC; -1 for STDIN_MODE_NULL */
   int stdout_fd;  /* read end, non-blocking, CLOEXEC */
   int stderr_fd;  /* read end; -1 when merge_stderr */
+  /* PTY mode: the terminal (owned by the caller on success); stdin_fd,
+   * stdout_fd and stderr_fd are then all -1. */
+  tether__pty *pty;
   /* on failure */
   uint32_t stage;     /* TETHER_STAGE_* */
   uint32_t error;     /* TETHER_SPAWN_ERR_* */
@@ -33,8 +37,13 @@ typedef struct tether__spawn_out {
   char message[512];  /* printable ASCII */
 } tether__spawn_out;
 
-/* Starts `req` with fork + exec and a CLOEXEC error pipe. Returns 0 with
- * pid and fds, or -1 with stage/error/os_error/message filled in (nothing
+/* Starts `req` with fork + exec and a CLOEXEC error pipe. PIPES mode: the
+ * child is put in its own process group (setpgid) with pipes on 0..2. PTY
+ * mode: a terminal of pty_rows x pty_cols (0 -> 24 x 80) is opened, the
+ * child becomes a session leader (so also a group leader) with the
+ * terminal as its controlling terminal and on 0..2 (fd 0 is /dev/null
+ * instead in STDIN_MODE_NULL). Returns 0 with pid and fds or pty, or -1
+ * with stage/error/os_error/message filled in (nothing
  * left open, the failed child reaped). Blocks only until the child has
  * exec'd or failed. The child path after fork is async-signal-safe. */
 int tether__spawn_posix(const tether_msg_spawn *req, tether__spawn_out *out);

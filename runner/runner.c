@@ -199,7 +199,8 @@ int tether__runner_init(tether__runner *r, const tether_runner_options *o,
 
   tether_msg hello;
   tether_hello_init(&hello, TETHER_ROLE_RUNNER, r->opt.name,
-                    TETHER_CAP_BIT(TETHER_CAP_PIPES) | TETHER_CAP_BIT(TETHER_CAP_SIGNALS) |
+                    TETHER_CAP_BIT(TETHER_CAP_PIPES) | TETHER_CAP_BIT(TETHER_CAP_PTY) |
+                        TETHER_CAP_BIT(TETHER_CAP_SIGNALS) |
                         TETHER_CAP_BIT(TETHER_CAP_PROCESS_GROUPS) |
                         TETHER_CAP_BIT(TETHER_CAP_RESOURCE_USAGE),
                     r->opt.max_frame_size, r->opt.max_sessions);
@@ -314,6 +315,8 @@ static void handle_spawn(tether__runner *r, const tether_msg *m) {
   (void)send_msg(r, &out);
 }
 
+static void write_or_queue(tether__runner *r, tether__session *s, const uint8_t *p, size_t len);
+
 static void handle_stdin(tether__runner *r, tether__session *s, const tether_msg *m) {
   const tether_bytes d = m->u.stdin_data.data;
   if (!s->stdin_pipe_mode) {
@@ -338,19 +341,28 @@ static void handle_stdin(tether__runner *r, tether__session *s, const tether_msg
     return;
   }
   s->stdin_offset += d.len;
+  s->last_in = d.data[d.len - 1]; /* where a pty's line stands (validated non-empty) */
+  write_or_queue(r, s, d.data, d.len);
+}
+
+/* Writes what the child takes now and queues the rest behind what is
+ * already queued. */
+static void write_or_queue(tether__runner *r, tether__session *s, const uint8_t *p, size_t len) {
   if (s->stdin_fd < 0) return; /* the child closed its stdin: dropped */
   size_t off = 0;
   if (s->in_len == 0) {
-    long n = tether__session_write_stdin(s, d.data, d.len);
+    long n = tether__session_write_stdin(s, p, len);
     if (n < 0 && n != TETHER_EAGAIN) return; /* broken: dropped */
     if (n > 0) off = (size_t)n;
   }
-  if (off < d.len) {
-    size_t need = s->in_len + (d.len - off);
+  if (off < len) {
+    size_t need = s->in_len + (len - off);
     if (need > s->in_cap) {
       size_t cap = s->in_cap ? s->in_cap : 4096;
       while (cap < need) cap *= 2;
-      if (cap > r->opt.stdin_queue_max) cap = r->opt.stdin_queue_max;
+      /* +2: a terminal's end-of-input bytes (1 or 2, queued when nothing
+       * else is) fit even when stdin_queue_max is 1 */
+      if (cap > r->opt.stdin_queue_max + 2) cap = r->opt.stdin_queue_max + 2;
       uint8_t *nb = realloc(s->in_buf, cap);
       if (!nb) {
         send_error(r, s->id, TETHER_WIRE_INTERNAL, false, "out of memory for stdin");
@@ -359,13 +371,29 @@ static void handle_stdin(tether__runner *r, tether__session *s, const tether_msg
       s->in_buf = nb;
       s->in_cap = cap;
     }
-    memcpy(s->in_buf + s->in_len, d.data + off, d.len - off);
-    s->in_len += d.len - off;
+    memcpy(s->in_buf + s->in_len, p + off, len - off);
+    s->in_len += len - off;
   }
 }
 
+/* StdinClose, once every queued byte was written. Pipes: close the pipe.
+ * PTY: write the end-of-input bytes the terminal's modes call for, decided
+ * now (the program may have changed the modes while input was queued),
+ * then stop taking input; the master stays open. */
+static void end_input(tether__runner *r, tether__session *s) {
+  uint8_t eof[2];
+  size_t n = 0;
+  if (!s->stdin_eof_queued && s->stdin_fd >= 0) n = tether__session_stdin_eof(s, eof);
+  if (n == 0) {
+    tether__session_close_stdin(s);
+    return;
+  }
+  s->stdin_eof_queued = true;
+  write_or_queue(r, s, eof, n);
+  if (s->in_len == 0) tether__session_close_stdin(s);
+}
+
 void tether__runner_on_stdin_writable(tether__runner *r, tether__session *s) {
-  (void)r;
   while (s->in_len > 0 && s->stdin_fd >= 0) {
     long n = tether__session_write_stdin(s, s->in_buf, s->in_len);
     if (n == TETHER_EAGAIN) return;
@@ -378,7 +406,7 @@ void tether__runner_on_stdin_writable(tether__runner *r, tether__session *s) {
     free(s->in_buf);
     s->in_buf = NULL;
     s->in_cap = 0;
-    if (s->stdin_closed) tether__session_close_stdin(s);
+    if (s->stdin_closed) end_input(r, s);
   }
 }
 
@@ -400,13 +428,23 @@ static void handle_session_frame(tether__runner *r, const tether_msg *m) {
   case TETHER_MSG_STDIN_CLOSE:
     if (!s->stdin_closed) {
       s->stdin_closed = true;
-      if (s->in_len == 0) tether__session_close_stdin(s);
+      if (s->in_len == 0) end_input(r, s);
     }
     break;
-  case TETHER_MSG_RESIZE:
-    send_error(r, s->id, TETHER_WIRE_UNSUPPORTED, false,
-               "Resize: session %u is not a terminal session", s->id);
+  case TETHER_MSG_RESIZE: {
+    uint32_t rows = m->u.resize.rows, cols = m->u.resize.cols;
+    int rc = tether__session_resize(s, rows, cols);
+    if (rc == TETHER_EINVAL)
+      send_error(r, s->id, TETHER_WIRE_INVALID, false,
+                 "Resize %ux%u on session %u: %s", rows, cols, s->id,
+                 s->out[0].wire == TETHER_STREAM_PTY
+                     ? "rows and cols must be in 1..32767"
+                     : "not a terminal session");
+    else if (rc < 0)
+      send_error(r, s->id, TETHER_WIRE_INTERNAL, false, "Resize on session %u failed: %s",
+                 s->id, tether_strerror(rc));
     break;
+  }
   case TETHER_MSG_SIGNAL: {
     int sig = tether__signal_to_os(m->u.signal.signal);
     if (!sig) {

@@ -27,8 +27,9 @@
 #define TETHER__READS_PER_TURN 4
 
 typedef struct tether__stream {
-  int fd;            /* parent end of the pipe; -1 after EOF */
-  uint32_t wire;     /* TETHER_STREAM_STDOUT / _STDERR */
+  int fd;            /* parent end of the pipe (pty: the master, borrowed);
+                        -1 after EOF */
+  uint32_t wire;     /* TETHER_STREAM_STDOUT / _STDERR / _PTY */
   uint64_t offset;   /* bytes sent so far (the next Output's offset) */
   bool capped;
   uint64_t cap;      /* bytes we may still send, when capped */
@@ -38,11 +39,16 @@ typedef struct tether__stream {
 typedef struct tether__session {
   uint32_t id;
   tether__proc proc;          /* platform process state (pid, pidfd, status) */
-  tether__stream out[2];      /* [0] stdout, [1] stderr */
+  tether__stream out[2];      /* [0] stdout (or the pty), [1] stderr */
+  /* PTY mode: the terminal; out[0].fd and stdin_fd are its master
+   * (borrowed: closed with the pty, never on their own). NULL for pipes. */
+  tether__pty *pty;
   /* stdin */
   int stdin_fd;               /* -1: none (NULL mode), closed, or broken */
   bool stdin_pipe_mode;       /* Stdin frames are accepted */
   bool stdin_closed;          /* StdinClose received */
+  bool stdin_eof_queued;      /* PTY: the end-of-input bytes are in in_buf */
+  int last_in;                /* PTY: last byte of accepted input, -1: none */
   bool stdin_broken;          /* the child closed its end: data is dropped */
   uint64_t stdin_offset;      /* next expected Stdin offset */
   uint8_t *in_buf;            /* queued bytes not yet taken by the pipe */
@@ -123,12 +129,24 @@ long tether__session_read(tether__session *s, int i, uint8_t *buf, size_t len);
 /* Bytes written, TETHER_EAGAIN, or TETHER_ECLOSED after the child closed
  * its stdin (the pipe is then closed and stdin_broken set). */
 long tether__session_write_stdin(tether__session *s, const uint8_t *p, size_t n);
+/* PIPES: closes the stdin pipe. PTY: stops accepting input; the master
+ * stays open (closing it would hang up the terminal). */
 void tether__session_close_stdin(tether__session *s);
+/* PTY: the bytes that end input now (tether__pty_eof_sequence); 0 for a
+ * pipes session. */
+size_t tether__session_stdin_eof(tether__session *s, uint8_t out[2]);
+/* PTY: new window size. TETHER_EINVAL for a pipes session; 0 when the
+ * terminal is already closed (nothing to resize). */
+int tether__session_resize(tether__session *s, uint32_t rows, uint32_t cols);
 void tether__session_close_stream(tether__session *s, int i);
+/* group: to the child's process group and, in PTY mode, also to the
+ * terminal's foreground process group (when the platform reports it and it
+ * differs); else to the child alone. */
 void tether__session_signal(tether__session *s, int os_sig, bool group);
-/* SIGTERM (+ SIGCONT, so a stopped group can act on it) to the group. */
+/* SIGTERM (+ SIGCONT, so a stopped group can act on it) to the group(s)
+ * as for a group signal. */
 void tether__session_terminate(tether__session *s);
-/* SIGKILL to the group. */
+/* SIGKILL to the group(s) as for a group signal. */
 void tether__session_kill_now(tether__session *s);
 /* Fills code/signal/usage from the reaped status. */
 void tether__session_exit_info(const tether__session *s, tether_msg_exited *e);

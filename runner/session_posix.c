@@ -1,4 +1,4 @@
-/* One session's process and pipes on POSIX. */
+/* One session's process and its pipes or terminal on POSIX. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conpty/pty_posix.h"
 #include "runner_internal.h"
 
 static void close_fd(int *fd) {
@@ -29,11 +30,27 @@ int tether__session_start(tether__runner *r, tether__session *s,
     close_fd(&so->stdin_fd);
     close_fd(&so->stdout_fd);
     close_fd(&so->stderr_fd);
+    tether__pty_free(so->pty);
+    so->pty = NULL;
     so->stage = TETHER_STAGE_SETUP;
     so->error = tether__spawn_error_from_errno(e);
     so->os_error = e;
     snprintf(so->message, sizeof so->message, "pidfd_open: %s", strerror(e));
     return -1;
+  }
+  s->last_in = -1;
+  if (so->pty) {
+    s->pty = so->pty;
+    so->pty = NULL;
+    s->out[0].fd = tether__pty_output_handle(s->pty);
+    s->out[0].wire = TETHER_STREAM_PTY;
+    s->out[0].capped = req->has_stdout_cap;
+    s->out[0].cap = req->stdout_cap;
+    s->out[1].fd = -1;
+    s->out[1].wire = TETHER_STREAM_STDERR;
+    if (req->stdin_mode != TETHER_STDIN_NULL) s->stdin_fd = tether__pty_input_handle(s->pty);
+    s->stdin_pipe_mode = s->stdin_fd >= 0;
+    return 0;
   }
   s->out[0].fd = so->stdout_fd;
   s->out[0].wire = TETHER_STREAM_STDOUT;
@@ -49,6 +66,10 @@ int tether__session_start(tether__runner *r, tether__session *s,
 }
 
 long tether__session_read(tether__session *s, int i, uint8_t *buf, size_t len) {
+  /* The terminal's output ends only once no process holds its slave end
+   * and everything they wrote was read: reading on until then (not until
+   * the child exits) is what keeps a child's last bytes. */
+  if (s->pty && i == 0) return tether__pty_read(s->pty, buf, len);
   for (;;) {
     ssize_t n = read(s->out[i].fd, buf, len);
     if (n >= 0) return (long)n;
@@ -60,6 +81,13 @@ long tether__session_read(tether__session *s, int i, uint8_t *buf, size_t len) {
 
 long tether__session_write_stdin(tether__session *s, const uint8_t *p, size_t n) {
   if (s->stdin_fd < 0) return TETHER_ECLOSED;
+  if (s->pty) {
+    long w = tether__pty_write(s->pty, p, n);
+    if (w == TETHER_EAGAIN || w >= 0) return w;
+    s->stdin_broken = true; /* hung up: further input is dropped */
+    s->stdin_fd = -1;       /* borrowed: the pty keeps the master */
+    return TETHER_ECLOSED;
+  }
   for (;;) {
     /* SIGPIPE is blocked in the serving thread (loop_posix.c). */
     ssize_t w = write(s->stdin_fd, p, n);
@@ -74,26 +102,76 @@ long tether__session_write_stdin(tether__session *s, const uint8_t *p, size_t n)
   }
 }
 
-void tether__session_close_stdin(tether__session *s) { close_fd(&s->stdin_fd); }
+void tether__session_close_stdin(tether__session *s) {
+  if (s->pty) s->stdin_fd = -1; /* the master stays open for output */
+  else close_fd(&s->stdin_fd);
+}
 
-void tether__session_close_stream(tether__session *s, int i) { close_fd(&s->out[i].fd); }
+size_t tether__session_stdin_eof(tether__session *s, uint8_t out[2]) {
+  if (!s->pty) return 0;
+  return tether__pty_eof_sequence(s->pty, s->last_in, out);
+}
+
+int tether__session_resize(tether__session *s, uint32_t rows, uint32_t cols) {
+  if (!s->pty) return TETHER_EINVAL;
+  if (rows < 1 || cols < 1 || rows > TETHER__PTY_MAX_DIM || cols > TETHER__PTY_MAX_DIM)
+    return TETHER_EINVAL;
+  /* After the end of output the size no longer matters to anyone; the
+   * call still succeeds. */
+  return tether__pty_resize(s->pty, rows, cols);
+}
+
+void tether__session_close_stream(tether__session *s, int i) {
+  if (s->out[0].wire == TETHER_STREAM_PTY && i == 0) {
+    /* The end of the terminal's output; no input can be read any more
+     * either. The master itself stays open until the session is released:
+     * closing it hangs the terminal up, and the SIGHUP would reach a child
+     * that closed its descriptors but has not exited yet (cat does that
+     * before it exits), turning its exit status into a signal. */
+    s->out[0].fd = -1;
+    s->stdin_fd = -1;
+    return;
+  }
+  close_fd(&s->out[i].fd);
+}
+
+/* The terminal's foreground process group when it is not the child's own
+ * group (a job started by an interactive shell), else -1. Asked before the
+ * child's group is signalled: once the session leader is gone the terminal
+ * has no foreground group. */
+static pid_t other_foreground(const tether__session *s) {
+  if (!s->pty || s->proc.pid <= 0) return -1;
+  pid_t fg = tether__pty_foreground_pgrp(s->pty);
+  return fg > 0 && fg != s->proc.pid ? fg : -1;
+}
 
 void tether__session_signal(tether__session *s, int os_sig, bool group) {
   if (group) {
+    pid_t fg = other_foreground(s);
     if (s->proc.pid > 0) (void)kill(-s->proc.pid, os_sig);
+    if (fg > 0) (void)kill(-fg, os_sig);
   } else {
     (void)tether__proc_kill(&s->proc, os_sig);
   }
 }
 
-void tether__session_terminate(tether__session *s) {
-  tether__proc_kill_group(&s->proc, SIGTERM);
-  tether__proc_kill_group(&s->proc, SIGCONT);
+static void signal_groups(tether__session *s, int sig) {
+  pid_t fg = other_foreground(s);
+  tether__proc_kill_group(&s->proc, sig);
+  if (fg > 0) (void)kill(-fg, sig);
 }
 
-void tether__session_kill_now(tether__session *s) {
-  tether__proc_kill_group(&s->proc, SIGKILL);
+void tether__session_terminate(tether__session *s) {
+  pid_t fg = other_foreground(s);
+  tether__proc_kill_group(&s->proc, SIGTERM);
+  tether__proc_kill_group(&s->proc, SIGCONT);
+  if (fg > 0) {
+    (void)kill(-fg, SIGTERM);
+    (void)kill(-fg, SIGCONT);
+  }
 }
+
+void tether__session_kill_now(tether__session *s) { signal_groups(s, SIGKILL); }
 
 void tether__session_exit_info(const tether__session *s, tether_msg_exited *e) {
   int st = s->proc.status;
@@ -116,12 +194,18 @@ void tether__session_exit_info(const tether__session *s, tether_msg_exited *e) {
 }
 
 void tether__session_release(tether__session *s) {
+  if (s->pty) {
+    s->stdin_fd = -1;
+    s->out[0].fd = -1;
+  }
   close_fd(&s->stdin_fd);
   close_fd(&s->out[0].fd);
   close_fd(&s->out[1].fd);
   if (!s->proc.reaped && s->proc.pid > 0) {
-    tether__proc_kill_group(&s->proc, SIGKILL);
+    signal_groups(s, SIGKILL);
     tether__proc_reap_blocking(&s->proc);
   }
+  tether__pty_free(s->pty);
+  s->pty = NULL;
   tether__proc_close(&s->proc);
 }

@@ -21,6 +21,7 @@
 #define CLOSE_RANGE_CLOEXEC (1u << 2)
 #endif
 
+#include "conpty/pty_posix.h"
 #include "proc_posix.h"
 
 extern char **environ;
@@ -207,12 +208,13 @@ static int plan_build(plan *p, const tether_msg_spawn *req, tether__spawn_out *o
   if (req->argv.count == 0)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
                 "argv is empty%s%s", "");
-  if (req->io_mode == TETHER_IO_PTY)
-    return fail(out, TETHER_STAGE_PTY, TETHER_SPAWN_ERR_UNSUPPORTED, 0,
-                "pty sessions are not supported by this runner%s%s", "");
-  if (req->io_mode != 0 && req->io_mode != TETHER_IO_PIPES)
+  if (req->io_mode != 0 && req->io_mode != TETHER_IO_PIPES && req->io_mode != TETHER_IO_PTY)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
                 "unknown io_mode%s%s", "");
+  if (req->io_mode == TETHER_IO_PTY &&
+      (req->pty_rows > TETHER__PTY_MAX_DIM || req->pty_cols > TETHER__PTY_MAX_DIM))
+    return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
+                "pty_rows/pty_cols above 32767%s%s", "");
   if (req->stdin_mode > TETHER_STDIN_NULL)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
                 "unknown stdin_mode%s%s", "");
@@ -276,9 +278,15 @@ static int child_lift(int fd) {
   return fd;
 }
 
-__attribute__((noreturn)) static void child_main(const plan *p, int errw, int in,
+/* PIPES: in/out/err go to 0..2, pty is NULL. PTY: the terminal goes to
+ * 0..2, then `in` (>= 0 only for STDIN_MODE_NULL) replaces 0; out and err
+ * are -1. */
+__attribute__((noreturn)) static void child_main(const plan *p, int errw,
+                                                 const tether__pty *pty, int in,
                                                  int out, int err) {
-  if (setpgid(0, 0) < 0) child_report_fail(errw, TETHER_STAGE_SETUP, errno);
+  /* A terminal session gets setsid (in tether__pty_child_attach, below),
+   * which also makes the child a group leader. */
+  if (!pty && setpgid(0, 0) < 0) child_report_fail(errw, TETHER_STAGE_SETUP, errno);
 
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
@@ -292,11 +300,16 @@ __attribute__((noreturn)) static void child_main(const plan *p, int errw, int in
   errw = e;
   int fds[3] = { in, out, err };
   for (int i = 0; i < 3; i++) {
+    if (fds[i] < 0) continue;
     fds[i] = child_lift(fds[i]);
     if (fds[i] < 0) child_report_fail(errw, TETHER_STAGE_SETUP, errno);
   }
+  if (pty) {
+    int perr = tether__pty_child_attach(pty);
+    if (perr) child_report_fail(errw, TETHER_STAGE_PTY, perr);
+  }
   for (int i = 0; i < 3; i++)
-    if (dup2(fds[i], i) < 0) child_report_fail(errw, TETHER_STAGE_SETUP, errno);
+    if (fds[i] >= 0 && dup2(fds[i], i) < 0) child_report_fail(errw, TETHER_STAGE_SETUP, errno);
   /* fds[] keep CLOEXEC and vanish at exec; 0..2 are inheritable. Anything
    * the runner itself inherited without CLOEXEC (its own parent's leaks)
    * is marked CLOEXEC too: the child gets exactly 0, 1 and 2. The error
@@ -360,10 +373,27 @@ int tether__spawn_posix(const tether_msg_spawn *req, tether__spawn_out *out) {
       errpipe[2] = { -1, -1 };
   int rc = -1;
 
+  tether__pty *pty = NULL;
+  bool use_pty = req->io_mode == TETHER_IO_PTY;
+
   if (plan_build(&p, req, out) < 0) goto done;
 
-  if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 ||
-      (!req->merge_stderr && pipe2(errpipe, O_CLOEXEC) < 0)) {
+  if (use_pty) {
+    int os_err = 0;
+    unsigned rows = req->pty_rows ? req->pty_rows : TETHER__PTY_DEFAULT_ROWS;
+    unsigned cols = req->pty_cols ? req->pty_cols : TETHER__PTY_DEFAULT_COLS;
+    int prc = tether__pty_open(rows, cols, &pty, &os_err);
+    if (prc < 0) {
+      int e = prc == TETHER_ENOMEM ? ENOMEM : os_err;
+      fail(out, TETHER_STAGE_PTY, tether__spawn_error_from_errno(e), e,
+           "opening a pseudo-terminal%s: %s", "");
+      goto done;
+    }
+  }
+
+  if (pipe2(errp, O_CLOEXEC) < 0 ||
+      (!use_pty && pipe2(outp, O_CLOEXEC) < 0) ||
+      (!use_pty && !req->merge_stderr && pipe2(errpipe, O_CLOEXEC) < 0)) {
     int e = errno;
     fail(out, TETHER_STAGE_SETUP, tether__spawn_error_from_errno(e), e, "pipe%s: %s", "");
     goto done;
@@ -376,7 +406,7 @@ int tether__spawn_posix(const tether_msg_spawn *req, tether__spawn_out *out) {
            "open \"%s\": %s", "/dev/null");
       goto done;
     }
-  } else if (pipe2(inp, O_CLOEXEC) < 0) {
+  } else if (!use_pty && pipe2(inp, O_CLOEXEC) < 0) {
     int e = errno;
     fail(out, TETHER_STAGE_SETUP, tether__spawn_error_from_errno(e), e, "pipe%s: %s", "");
     goto done;
@@ -389,7 +419,7 @@ int tether__spawn_posix(const tether_msg_spawn *req, tether__spawn_out *out) {
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t pid = fork();
   if (pid == 0)
-    child_main(&p, errp[1], inp[0], outp[1], req->merge_stderr ? outp[1] : errpipe[1]);
+    child_main(&p, errp[1], pty, inp[0], outp[1], req->merge_stderr ? outp[1] : errpipe[1]);
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (pid < 0) {
@@ -402,6 +432,9 @@ int tether__spawn_posix(const tether_msg_spawn *req, tether__spawn_out *out) {
   close_fd(&inp[0]);
   close_fd(&outp[1]);
   close_fd(&errpipe[1]);
+  /* Only the child may hold the terminal's slave end, or its output would
+   * never reach its end (EIO) after the child exits. */
+  if (pty) tether__pty_close_child_end(pty);
 
   child_report rep;
   size_t got = 0;
@@ -420,6 +453,9 @@ int tether__spawn_posix(const tether_msg_spawn *req, tether__spawn_out *out) {
     } else if (rep.stage == TETHER_STAGE_CWD) {
       fail(out, TETHER_STAGE_CWD, tether__spawn_error_from_errno(rep.err), rep.err,
            "chdir \"%s\": %s", p.cwd);
+    } else if (rep.stage == TETHER_STAGE_PTY) {
+      fail(out, TETHER_STAGE_PTY, tether__spawn_error_from_errno(rep.err), rep.err,
+           "making the pseudo-terminal the controlling terminal%s: %s", "");
     } else if (rep.stage == TETHER_STAGE_EXEC) {
       fail(out, TETHER_STAGE_EXEC, tether__spawn_error_from_errno(rep.err), rep.err,
            "exec \"%s\": %s", p.argv[0]);
@@ -431,6 +467,12 @@ int tether__spawn_posix(const tether_msg_spawn *req, tether__spawn_out *out) {
   }
 
   out->pid = pid;
+  if (pty) {
+    out->pty = pty; /* the master is already non-blocking */
+    pty = NULL;
+    rc = 0;
+    goto done;
+  }
   out->stdout_fd = outp[0];
   outp[0] = -1;
   out->stderr_fd = errpipe[0];
@@ -453,6 +495,7 @@ done:
   close_fd(&outp[1]);
   close_fd(&errpipe[0]);
   close_fd(&errpipe[1]);
+  tether__pty_free(pty);
   plan_free(&p);
   return rc;
 }

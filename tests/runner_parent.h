@@ -22,7 +22,12 @@
 #define RP_MAX_SESSIONS 256
 #define RP_OUT_MAX (8u << 20)
 
-typedef struct rp_session {
+typedef struct rp_session rp_session;
+/* Optional: receives a session's output instead of the buffer (for
+ * streams larger than RP_OUT_MAX); out_len still counts it. */
+typedef void (*rp_sink)(rp_session *s, int i, const uint8_t *p, size_t n);
+
+struct rp_session {
   int nframes;           /* frames seen for this session */
   bool spawned;
   uint64_t pid;
@@ -31,8 +36,11 @@ typedef struct rp_session {
   uint32_t sf_stage, sf_error, sf_space;
   int64_t sf_os_error;
   char sf_message[1100];
-  uint8_t *out[2];       /* stdout, stderr */
+  uint8_t *out[2];       /* stdout (or the pty), stderr */
   size_t out_len[2];
+  uint32_t out_stream[2]; /* the wire stream each index carried (0: none yet) */
+  rp_sink sink;
+  void *sink_arg;
   uint64_t truncated[2]; /* OutputTruncated.dropped */
   bool exited;
   tether_msg_exited ex;
@@ -44,7 +52,7 @@ typedef struct rp_session {
   bool status_seen;
   bool status_running;
   uint64_t status_pid;
-} rp_session;
+};
 
 typedef struct rp {
   pid_t pid;               /* the runner */
@@ -165,11 +173,20 @@ static void rp_record(rp *c, const tether_msg *m) {
     copy_text(s->sf_message, sizeof s->sf_message, m->u.spawn_failed.message);
     break;
   case TETHER_MSG_OUTPUT: {
-    int i = m->u.output.stream == TETHER_STREAM_STDERR ? 1 : 0;
-    CHECK(m->u.output.stream == TETHER_STREAM_STDOUT || m->u.output.stream == TETHER_STREAM_STDERR);
+    /* A pty session's single stream is recorded as index 0. */
+    uint32_t st = m->u.output.stream;
+    int i = st == TETHER_STREAM_STDERR ? 1 : 0;
+    CHECK(st == TETHER_STREAM_STDOUT || st == TETHER_STREAM_STDERR || st == TETHER_STREAM_PTY);
     CHECK(s->spawned);
     CHECK(!s->exited);
+    CHECK(s->out_stream[i] == 0 || s->out_stream[i] == st); /* never mixed */
+    s->out_stream[i] = st;
     CHECK_EQ_INT(m->u.output.offset, s->out_len[i]); /* no gaps, in order */
+    if (s->sink) {
+      s->sink(s, i, m->u.output.data.data, m->u.output.data.len);
+      s->out_len[i] += m->u.output.data.len;
+      break;
+    }
     CHECK(s->out_len[i] + m->u.output.data.len <= RP_OUT_MAX);
     if (!s->out[i]) s->out[i] = malloc(RP_OUT_MAX);
     CHECK(s->out[i]);
@@ -179,6 +196,7 @@ static void rp_record(rp *c, const tether_msg *m) {
   }
   case TETHER_MSG_OUTPUT_TRUNCATED: {
     int i = m->u.output_truncated.stream == TETHER_STREAM_STDERR ? 1 : 0;
+    CHECK(s->out_stream[i] == 0 || s->out_stream[i] == m->u.output_truncated.stream);
     CHECK(!s->exited);
     s->truncated[i] = m->u.output_truncated.dropped;
     break;

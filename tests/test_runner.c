@@ -36,7 +36,8 @@ TEST(handshake) {
   CHECK_EQ_INT(h->role, TETHER_ROLE_RUNNER);
   CHECK_EQ_INT(h->version_min, TETHER_PROTOCOL_VERSION_MIN);
   CHECK_EQ_INT(h->version_max, TETHER_PROTOCOL_VERSION_MAX);
-  uint32_t want = TETHER_CAP_BIT(TETHER_CAP_PIPES) | TETHER_CAP_BIT(TETHER_CAP_SIGNALS) |
+  uint32_t want = TETHER_CAP_BIT(TETHER_CAP_PIPES) | TETHER_CAP_BIT(TETHER_CAP_PTY) |
+                  TETHER_CAP_BIT(TETHER_CAP_SIGNALS) |
                   TETHER_CAP_BIT(TETHER_CAP_PROCESS_GROUPS) |
                   TETHER_CAP_BIT(TETHER_CAP_RESOURCE_USAGE);
   CHECK_EQ_INT(h->capabilities, want);
@@ -312,11 +313,17 @@ TEST(spawn_bad_requests) {
   sp.argv[1].len = 3;
   rp_send(&c, &sp.m);
   expect_spawn_failed(&c, 2, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0);
-  /* pty is not offered */
+  /* a terminal larger than a winsize holds */
   rp_spawn_init(&sp, 3, ARGV("true"));
   sp.m.u.spawn.io_mode = TETHER_IO_PTY;
+  sp.m.u.spawn.pty_cols = 40000;
   rp_send(&c, &sp.m);
-  expect_spawn_failed(&c, 3, TETHER_STAGE_PTY, TETHER_SPAWN_ERR_UNSUPPORTED, 0);
+  expect_spawn_failed(&c, 3, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0);
+  /* an unknown io_mode */
+  rp_spawn_init(&sp, 5, ARGV("true"));
+  sp.m.u.spawn.io_mode = 9;
+  rp_send(&c, &sp.m);
+  expect_spawn_failed(&c, 5, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0);
   /* restrictive permission profiles fail closed */
   rp_spawn_init(&sp, 4, ARGV("true"));
   sp.m.u.spawn.has_profile = true;
@@ -789,14 +796,22 @@ TEST(unknown_session) {
   goodbye_and_exit0(&c);
 }
 
-TEST(resize_unsupported) {
+/* Resize on a pipes session is a bad value (docs/PROTOCOL.md §5.6). */
+TEST(resize_on_pipes_invalid) {
   rp c;
   rp_open(&c, NOARGS);
   rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
   rp_wait_spawned(&c, 1);
-  rp_simple(&c, 1, TETHER_MSG_RESIZE);
+  tether_msg m;
+  memset(&m, 0, sizeof m);
+  m.session = 1;
+  m.type = TETHER_MSG_RESIZE;
+  m.u.resize.rows = 30;
+  m.u.resize.cols = 100;
+  rp_send(&c, &m);
   rp_wait_error(&c, 1);
-  CHECK_EQ_INT(c.s[1].last_error, TETHER_WIRE_UNSUPPORTED);
+  CHECK_EQ_INT(c.s[1].last_error, TETHER_WIRE_INVALID);
+  CHECK(!c.s[1].last_error_fatal);
   goodbye_and_exit0(&c);
 }
 
@@ -961,7 +976,7 @@ TEST_MAIN(TEST_ENTRY(handshake), TEST_ENTRY(eof_after_handshake_exits_0),
           TEST_ENTRY(spawn_timeout), TEST_ENTRY(status), TEST_ENTRY(output_cap),
           TEST_ENTRY(output_large_streams), TEST_ENTRY(output_respects_parent_max_frame), TEST_ENTRY(output_backpressure),
           TEST_ENTRY(concurrent_50), TEST_ENTRY(concurrent_50_sigchld_fallback), TEST_ENTRY(max_sessions), TEST_ENTRY(spawn_over_limits_fails_session_only), TEST_ENTRY(session_exists),
-          TEST_ENTRY(unknown_session), TEST_ENTRY(resize_unsupported),
+          TEST_ENTRY(unknown_session), TEST_ENTRY(resize_on_pipes_invalid),
           TEST_ENTRY(unknown_body), TEST_ENTRY(malformed_payload),
           TEST_ENTRY(frame_too_large), TEST_ENTRY(frame_empty), TEST_ENTRY(spawn_on_session_0), TEST_ENTRY(runner_only_frame_from_parent),
           TEST_ENTRY(parent_close_kills_children), TEST_ENTRY(goodbye_ends_sessions_with_exited),

@@ -28,7 +28,10 @@
  * default signal dispositions and an empty signal mask, stdin from a pipe or
  * /dev/null, stdout/stderr to pipes; it inherits exactly descriptors 0, 1
  * and 2 (everything else, including descriptors the runner itself
- * inherited, is close-on-exec in the child). When the connection ends
+ * inherited, is close-on-exec in the child). A PTY session's child leads
+ * its own session instead (setsid), with a pseudo-terminal as controlling
+ * terminal and as 0, 1 and 2; see docs/PROTOCOL.md §6.5 for its output,
+ * StdinClose, Resize and signal semantics. When the connection ends
  * (Goodbye, end of stream or a protocol error) every session's group gets
  * SIGTERM, then SIGKILL after `shutdown_grace_ms`; every child is reaped
  * before serve returns. After Goodbye or end of input the sessions' last
