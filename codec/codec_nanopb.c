@@ -220,7 +220,9 @@ static bool dec_body(pb_istream_t *s, const pb_field_t *field, void **arg) {
   memset(&d->text1, 0, sizeof d->text1);
   d->text2 = d->cwd = d->profile_cwd = d->data = d->text1;
   d->caps = 0;
-  d->caps_bad = false;
+  /* caps_bad is not reset here: protobuf-c rejects the whole frame when an
+   * earlier Hello member had bad capabilities, even if another member
+   * replaced it; it is reset once per decode. */
 
   tether_v1_Frame *f = &d->frame;
   switch (field->tag) {

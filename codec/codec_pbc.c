@@ -388,8 +388,13 @@ static ProtobufCBinaryData bin(tether_bytes b) {
   return v;
 }
 
-static ProtobufCBinaryData *bins_fill(ProtobufCBinaryData *dst, tether_bytes_list l) {
+/* Fills the next l.count slots of *next and moves it past them; an empty
+ * list takes no slot (and *next may be NULL then: no arithmetic on it). */
+static ProtobufCBinaryData *bins_take(ProtobufCBinaryData **next, tether_bytes_list l) {
+  if (!l.count) return NULL;
+  ProtobufCBinaryData *dst = *next;
   for (size_t i = 0; i < l.count; i++) dst[i] = bin(l.items[i]);
+  *next = dst + l.count;
   return dst;
 }
 
@@ -435,10 +440,10 @@ static int to_pbc(const tether_msg *m, pbc_frame *p) {
     }
     ProtobufCBinaryData *next = p->bins;
     o->n_argv = s->argv.count;
-    o->argv = bins_fill(next, s->argv), next += s->argv.count;
+    o->argv = bins_take(&next, s->argv);
     o->env_mode = (Tether__V1__EnvMode)s->env_mode;
     o->n_env = s->env.count;
-    o->env = bins_fill(next, s->env), next += s->env.count;
+    o->env = bins_take(&next, s->env);
     o->cwd = bin(s->cwd);
     o->io_mode = (Tether__V1__IoMode)s->io_mode;
     o->pty_rows = s->pty_rows;
@@ -461,10 +466,9 @@ static int to_pbc(const tether_msg *m, pbc_frame *p) {
       tether__v1__permission_profile__init(q);
       q->filesystem = (Tether__V1__FilesystemMode)s->profile.filesystem;
       q->n_writable_roots = s->profile.writable_roots.count;
-      q->writable_roots = bins_fill(next, s->profile.writable_roots);
-      next += s->profile.writable_roots.count;
+      q->writable_roots = bins_take(&next, s->profile.writable_roots);
       q->n_read_only_subpaths = s->profile.read_only_subpaths.count;
-      q->read_only_subpaths = bins_fill(next, s->profile.read_only_subpaths);
+      q->read_only_subpaths = bins_take(&next, s->profile.read_only_subpaths);
       q->network = (Tether__V1__NetworkMode)s->profile.network;
       o->permission_profile = q;
     }

@@ -2,12 +2,14 @@
 #include "codec/wire.h"
 
 #include "tether/error.h"
+#include "tether/limits.h"
 
 #define MAX_DEPTH 16 /* the schema nests 3 deep; this only bounds the stack */
 
 typedef struct walk {
   tether__wire_kind_fn kind;
   const char *why;
+  size_t fields; /* field occurrences seen in the whole payload */
 } walk;
 
 static int bad(walk *w, const char *why) {
@@ -38,7 +40,13 @@ static int varint(walk *w, const uint8_t **p, const uint8_t *end, unsigned max,
 static int message(walk *w, const uint8_t *p, const uint8_t *end, const void *msg,
                    int depth) {
   if (depth > MAX_DEPTH) return bad(w, "messages nested too deeply");
+  uint64_t seen_messages = 0; /* known submessage fields met, by number */
   while (p < end) {
+    /* Bounds what protobuf-c allocates per frame (one bookkeeping record
+     * per field occurrence, unknown fields kept) independently of the
+     * frame size; nanopb allocates nothing, but both must agree. */
+    if (++w->fields > TETHER_FRAME_FIELDS_MAX)
+      return bad(w, "more than TETHER_FRAME_FIELDS_MAX (16384) fields in one frame");
     uint64_t key, v;
     int rc = varint(w, &p, end, 5, &key);
     if (rc) return rc;
@@ -46,6 +54,14 @@ static int message(walk *w, const uint8_t *p, const uint8_t *end, const void *ms
     if (number == 0) return bad(w, "field number 0");
     const void *sub = NULL;
     tether__wire_kind k = w->kind(msg, number, &sub);
+    /* The schema has no repeated message fields. A singular submessage
+     * sent twice is merged by nanopb (as protobuf says) but overwritten by
+     * protobuf-c: no tether peer splits a submessage, so it is refused. */
+    if (k == TETHER__WIRE_MESSAGE && number < 64) {
+      if (seen_messages & ((uint64_t)1 << number))
+        return bad(w, "a submessage field appears twice");
+      seen_messages |= (uint64_t)1 << number;
+    }
     /* protobuf-c reads a bool from the raw bytes of any wire type. */
     if (k == TETHER__WIRE_BOOL && wt != 0) return bad(w, "bool sent with a non-varint wire type");
     switch (wt) {
@@ -76,7 +92,7 @@ static int message(walk *w, const uint8_t *p, const uint8_t *end, const void *ms
 
 int tether__wire_check(const uint8_t *p, size_t len, const void *root,
                        tether__wire_kind_fn kind, const char **why) {
-  walk w = {kind, NULL};
+  walk w = {kind, NULL, 0};
   int rc = len ? message(&w, p, p + len, root, 0) : 0;
   if (rc && why) *why = w.why;
   return rc;

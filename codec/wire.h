@@ -7,6 +7,11 @@
  * accepts what the other rejects. Both adapters reject all of those here,
  * walking the same bytes with the same rules, each describing the schema
  * from its own generated descriptors; after that the two libraries agree.
+ * Two rules go beyond syntax: a frame holds at most TETHER_FRAME_FIELDS_MAX
+ * field occurrences (bounding protobuf-c's allocations, which happen before
+ * any count check), and a singular submessage field may appear only once
+ * per message (the schema has no repeated message fields; a future one
+ * needs its own kind here).
  */
 #ifndef TETHER_CODEC_WIRE_H
 #define TETHER_CODEC_WIRE_H

@@ -19,6 +19,11 @@
 #define TETHER_FRAME_MAX_CEILING (16u << 20)     /* 16 MiB */
 #define TETHER_FRAME_MAX_MINIMUM (64u << 10)     /* 64 KiB: smallest allowed */
 
+/* Field occurrences in one frame, nested ones included: bounds what a
+ * decoder allocates for a frame whatever its size (argv + env at their
+ * limits fit). Over it the frame does not decode (TETHER_EDECODE). */
+#define TETHER_FRAME_FIELDS_MAX 16384u
+
 /* Spawn request. */
 #define TETHER_ARGV_MAX_COUNT 4096u              /* TETHER_ELIMIT_ARGV_COUNT */
 #define TETHER_ARGV_MAX_BYTES (256u << 10)       /* TETHER_ELIMIT_ARGV_BYTES */
