@@ -1,0 +1,14 @@
+/* fuzz_pbc: arbitrary bytes as one frame payload into the protobuf-c adapter
+ * (the parent's decoder: every byte from the runner is hostile).
+ *
+ * Input: the payload itself (at most the default frame limit, as the frame
+ * reader would deliver it). Invariants: see fuzz/roundtrip.c.
+ */
+#include "fuzz.h"
+#include "roundtrip.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  fuzz_set_input(data, size);
+  fuzz_roundtrip(&fuzz_codec_pbc, data, size);
+  return 0;
+}
