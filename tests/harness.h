@@ -14,6 +14,22 @@
 #ifndef TETHER_TEST_HARNESS_H
 #define TETHER_TEST_HARNESS_H
 
+#ifdef _WIN32
+/* Windows has no fork: each test runs in a fresh copy of the test binary
+ * (`argv[0] --run-one NAME`, started with CreateProcess and killed with its
+ * job object on timeout). Everything else is shared. */
+#  ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
+#  endif
+#  include <errno.h>
+#  include <inttypes.h>
+#  include <signal.h>
+#  include <stdint.h>
+#  include <stdio.h>
+#  include <stdlib.h>
+#  include <string.h>
+#  include <windows.h>
+#else
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -25,6 +41,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#endif
 
 /* The child ends with _exit, which skips LeakSanitizer's exit-time check;
  * under ASan the harness runs the check explicitly after every test. */
@@ -95,6 +112,88 @@ static const char *test_argv0;
     if (rc_ != 0) FAIL("%s returned %d (%s)", #expr, rc_, tether_err_name(rc_)); \
   } while (0)
 
+#ifdef _WIN32
+static inline uint64_t test_now_ms(void) { return (uint64_t)GetTickCount64(); }
+
+/* Runs `t` in a new process: this binary with `--run-one NAME`, in a job
+ * object so a test's own children die with it. */
+static int test_run_one(const test_entry *t, int timeout_s) {
+  static wchar_t exe[32768];
+  wchar_t cmd[32768 + 512];
+  fflush(stdout);
+  fflush(stderr);
+  DWORD n = GetModuleFileNameW(NULL, exe, 32768);
+  if (n == 0 || n >= 32768) {
+    fprintf(stderr, "  GetModuleFileNameW failed\n");
+    return 1;
+  }
+  size_t k = 0;
+  cmd[k++] = L'"';
+  for (DWORD i = 0; i < n; i++) cmd[k++] = exe[i];
+  static const wchar_t opt[] = L"\" --run-one ";
+  for (size_t i = 0; opt[i]; i++) cmd[k++] = opt[i];
+  for (const char *c = t->name; *c && k < sizeof cmd / sizeof cmd[0] - 1; c++)
+    cmd[k++] = (wchar_t)(unsigned char)*c; /* test names are ASCII */
+  cmd[k] = 0;
+
+  /* The child writes to our stdout/stderr: pass inheritable copies. */
+  HANDLE self = GetCurrentProcess(), std[3] = { 0, 0, 0 };
+  const DWORD which[3] = { STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE };
+  for (int i = 0; i < 3; i++) {
+    HANDLE h = GetStdHandle(which[i]);
+    if (h && h != INVALID_HANDLE_VALUE)
+      DuplicateHandle(self, h, self, &std[i], 0, TRUE, DUPLICATE_SAME_ACCESS);
+  }
+  STARTUPINFOW si;
+  memset(&si, 0, sizeof si);
+  si.cb = sizeof si;
+  si.dwFlags = STARTF_USESTDHANDLES;
+  si.hStdInput = std[0];
+  si.hStdOutput = std[1];
+  si.hStdError = std[2];
+  PROCESS_INFORMATION pi;
+  BOOL ok = CreateProcessW(exe, cmd, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, &pi);
+  DWORD err = GetLastError();
+  for (int i = 0; i < 3; i++)
+    if (std[i]) CloseHandle(std[i]);
+  if (!ok) {
+    fprintf(stderr, "  CreateProcessW failed (error %lu)\n", (unsigned long)err);
+    return 1;
+  }
+  HANDLE job = CreateJobObjectW(NULL, NULL);
+  if (job) {
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION li;
+    memset(&li, 0, sizeof li);
+    li.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    SetInformationJobObject(job, JobObjectExtendedLimitInformation, &li, sizeof li);
+    if (!AssignProcessToJobObject(job, pi.hProcess)) { /* then the process alone */
+      CloseHandle(job);
+      job = NULL;
+    }
+  }
+  ResumeThread(pi.hThread);
+  CloseHandle(pi.hThread);
+  int bad = 0;
+  if (WaitForSingleObject(pi.hProcess, (DWORD)timeout_s * 1000u) != WAIT_OBJECT_0) {
+    if (job) TerminateJobObject(job, 1);
+    TerminateProcess(pi.hProcess, 1);
+    WaitForSingleObject(pi.hProcess, 10000);
+    fprintf(stderr, "  timed out after %d s\n", timeout_s);
+    bad = 1;
+  } else {
+    DWORD code = 1;
+    GetExitCodeProcess(pi.hProcess, &code);
+    if (code >= 0xC0000000u) fprintf(stderr, "  crashed: exception 0x%08lx\n", (unsigned long)code);
+    bad = code != 0;
+  }
+  if (job) {
+    TerminateJobObject(job, 1); /* leftovers of the test's own children */
+    CloseHandle(job);
+  }
+  CloseHandle(pi.hProcess);
+  return bad;
+}
+#else
 static inline uint64_t test_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -146,10 +245,26 @@ static int test_run_one(const test_entry *t, int timeout_s) {
   }
   return WEXITSTATUS(status) != 0;
 }
+#endif
 
 static int test_main(const test_entry *tests, size_t n, int argc, char **argv) {
   test_argv0 = argv[0];
+#ifdef _WIN32
+  /* No error dialogs (crash, missing media) from us or our children. */
+  SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX | SEM_NOOPENFILEERRORBOX);
+  if (argc >= 3 && strcmp(argv[1], "--run-one") == 0) {
+    for (size_t i = 0; i < n; i++)
+      if (tests[i].fn && strcmp(tests[i].name, argv[2]) == 0) {
+        tests[i].fn();
+        fflush(stdout);
+        return 0;
+      }
+    fprintf(stderr, "no test named %s\n", argv[2]);
+    return 2;
+  }
+#else
   signal(SIGPIPE, SIG_IGN);
+#endif
   if (argc >= 3 && strcmp(argv[1], "--helper") == 0) {
     for (size_t i = 0; i < n; i++)
       if (tests[i].helper && strcmp(tests[i].name, argv[2]) == 0)

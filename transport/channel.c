@@ -52,7 +52,9 @@ void tether_channel_options_init(tether_channel_options *o) {
   o->max_pending = MAX_PENDING_DEFAULT;
 }
 
-#if defined(__GNUC__)
+#if defined(__MINGW_PRINTF_FORMAT) /* mingw-w64: the printf it implements */
+__attribute__((format(__MINGW_PRINTF_FORMAT, 3, 4)))
+#elif defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
 static int set_msg(tether_channel *ch, int code, const char *fmt, ...) {

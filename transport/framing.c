@@ -33,7 +33,9 @@ static int valid_max(uint32_t max_frame) {
   return max_frame >= 1 && max_frame <= TETHER_FRAME_MAX_CEILING;
 }
 
-#if defined(__GNUC__)
+#if defined(__MINGW_PRINTF_FORMAT) /* mingw-w64: the printf it implements */
+__attribute__((format(__MINGW_PRINTF_FORMAT, 3, 4)))
+#elif defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
 static int fail(tether_frame_reader *r, int code, const char *fmt, ...) {

@@ -107,4 +107,84 @@ int tether_transport_unix_connect(const char *path, int timeout_ms, tether_trans
 int tether_transport_memory_pair(tether_transport **a, tether_transport **b);
 void tether_transport_memory_fail_after(tether_transport *t, long long bytes);
 
+#ifdef _WIN32
+/* ---- Windows ----
+ *
+ * tether_os_handle is a HANDLE: the read and write handles of these
+ * transports are event objects (signalled when a read or write would not
+ * return TETHER_EAGAIN), for WaitForMultipleObjects or any loop that waits
+ * on handles. Transports start blocking, like the POSIX ones; a channel
+ * makes them non-blocking. */
+
+/* Named pipes (byte mode, overlapped I/O, no threads). Writes are accepted
+ * one chunk at a time into the transport and complete in the background;
+ * freeing the transport waits up to 2 s for an accepted write to reach the
+ * pipe. Named pipes cannot half-close: shutdown_write returns
+ * TETHER_EUNSUPPORTED. */
+typedef struct tether_npipe_server tether_npipe_server;
+
+typedef struct tether_npipe_options {
+  /* The full pipe name in UTF-8 ("\\\\.\\pipe\\..."), or NULL for a fresh
+   * random one: \\.\pipe\tether-<pid>-<32 hex digits> (128 bits from
+   * BCryptGenRandom). */
+  const char *name;
+  /* A string SID ("S-1-5-...") also allowed to connect, e.g. a sandbox
+   * account: it may read and write but not create instances. NULL: only
+   * the current user. */
+  const char *extra_sid;
+  /* Instances that may exist at once, listening or connected: 1..255.
+   * Default 1: one connection at a time. */
+  unsigned max_instances;
+  /* Pipe buffer size hint per direction, at most 16 MiB. Default 64 KiB. */
+  unsigned buffer_size;
+} tether_npipe_options;
+
+void tether_npipe_options_init(tether_npipe_options *o);
+
+/* Creates the pipe and starts listening. The pipe is local only
+ * (PIPE_REJECT_REMOTE_CLIENTS), its DACL (protected) allows the current
+ * user and `extra_sid` and nobody else, and its first instance is created
+ * with FILE_FLAG_FIRST_PIPE_INSTANCE: TETHER_EADDRINUSE if the name exists
+ * already (never join someone else's pipe). TETHER_EADDRESS for a name
+ * that is not "\\.\pipe\..." or is too long; TETHER_EINVAL for bad options
+ * or an invalid SID string. `o` may be NULL for the defaults. */
+int tether_npipe_server_new(const tether_npipe_options *o, tether_npipe_server **out);
+/* The pipe's name (UTF-8), to hand to the client. */
+const char *tether_npipe_server_name(const tether_npipe_server *s);
+/* An event signalled when a client has connected and accept would not
+ * wait. Valid while the server is listening: from _new on, and after each
+ * accept when max_instances allows another instance. */
+tether_os_handle tether_npipe_server_handle(tether_npipe_server *s);
+/* Waits up to timeout_ms (< 0: forever) for a client; TETHER_ETIMEDOUT
+ * leaves the server listening. If expected_pid is not 0, the client's
+ * process id (GetNamedPipeClientProcessId) must equal it: otherwise the
+ * client is disconnected and TETHER_EPROTOCOL returned, and
+ * tether_npipe_server_error says which process it was. TETHER_ESTATE when
+ * max_instances are all connected. */
+int tether_npipe_server_accept(tether_npipe_server *s, int timeout_ms,
+                               unsigned long expected_pid, tether_transport **out);
+/* Why the last call failed, "" if it did not. */
+const char *tether_npipe_server_error(const tether_npipe_server *s);
+void tether_npipe_server_free(tether_npipe_server *s); /* accepts NULL */
+
+/* Connects to a local pipe. A pipe that does not exist yet or has no free
+ * instance is retried until timeout_ms elapses (a server still starting),
+ * then TETHER_ETIMEDOUT; timeout_ms 0 tries once. TETHER_EADDRESS for a
+ * name that is not "\\.\pipe\..." or a pipe we may not open. The server
+ * may identify but never impersonate the client (SECURITY_IDENTIFICATION). */
+int tether_transport_npipe_connect(const char *name, int timeout_ms, tether_transport **out);
+
+/* Two pipe handles, typically inherited anonymous pipes (CreatePipe): a
+ * reader and a writer thread do the blocking calls, so the transport is
+ * non-blocking and waitable all the same. Takes ownership of both handles
+ * (also on failure) and makes them non-inheritable. They may be the same
+ * handle only if it was opened for overlapped I/O (a synchronous handle
+ * serializes the two threads' calls); shutdown_write is then
+ * TETHER_EUNSUPPORTED, otherwise it closes the write handle once the
+ * queued bytes are written. */
+int tether_transport_handle_new(void *read_handle, void *write_handle, tether_transport **out);
+/* A connected pair over two CreatePipe pipes: a->b and b->a. */
+int tether_transport_handle_pipe_pair(tether_transport **a, tether_transport **b);
+#endif
+
 #endif

@@ -1,0 +1,42 @@
+# Windows tests (mingw-w64; under Wine when cross-compiling, see
+# docs/WINDOWS.md). tests/CMakeLists.txt includes only this file on
+# Windows, and this file does nothing elsewhere.
+if(NOT WIN32)
+  return()
+endif()
+
+# The portable tests, as their own areas define them on POSIX.
+foreach(t error framing)
+  tether_add_test(test_${t} SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_${t}.c
+                  LIBS tether_transport)
+endforeach()
+tether_add_test(test_codec SOURCES test_codec.c
+  LIBS tether_codec_pbc tether_codec_nanopb tether_gen_pbc)
+tether_add_test(test_codec_hello SOURCES test_hello.c LIBS tether_msg)
+
+# Named pipes, inherited handle pairs, the channel over both.
+tether_add_test(test_npipe_win SOURCES test_npipe_win.c LIBS tether_transport)
+
+set(tether_win_tests test_error test_framing test_codec test_codec_hello test_npipe_win)
+
+# Under Wine: one persistent wineserver for the whole run (started by a
+# setup fixture, stopped by a cleanup one), or every process start pays for
+# a server of its own; and no Wine debug chatter in the test output.
+if(CMAKE_CROSSCOMPILING_EMULATOR)
+  get_filename_component(_wine_dir ${CMAKE_CROSSCOMPILING_EMULATOR} DIRECTORY)
+  find_program(TETHER_WINESERVER NAMES wineserver wineserver64
+               HINTS ${_wine_dir} /usr/lib/wine PATHS /usr/lib/wine)
+  if(TETHER_WINESERVER)
+    add_test(NAME wineserver_start
+             COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/wineserver.sh start ${TETHER_WINESERVER}
+                     ${CMAKE_CROSSCOMPILING_EMULATOR})
+    add_test(NAME wineserver_stop
+             COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/wineserver.sh stop ${TETHER_WINESERVER})
+    set_tests_properties(wineserver_start PROPERTIES FIXTURES_SETUP wine
+                         ENVIRONMENT WINEDEBUG=-all TIMEOUT 120)
+    set_tests_properties(wineserver_stop PROPERTIES FIXTURES_CLEANUP wine
+                         ENVIRONMENT WINEDEBUG=-all TIMEOUT 60)
+    set_tests_properties(${tether_win_tests} PROPERTIES FIXTURES_REQUIRED wine)
+  endif()
+  set_tests_properties(${tether_win_tests} PROPERTIES ENVIRONMENT WINEDEBUG=-all)
+endif()
