@@ -282,12 +282,14 @@ static int child_writer_main(const char *size_s, const char *total_s) {
   uint8_t *buf = malloc(size);
   if (!buf) return 2;
   for (size_t i = 0; i < size; i++) buf[i] = (uint8_t)('a' + i % 26);
-  while (total > 0) {
+  int rc = 0;
+  while (total > 0 && rc == 0) {
     size_t n = total < size ? (size_t)total : size;
-    if (write_all(1, buf, n) < 0) return 1;
+    if (write_all(1, buf, n) < 0) rc = 1; /* the reader went away */
     total -= n;
   }
-  return 0;
+  free(buf);
+  return rc;
 }
 
 /* The middle process of the transport experiment: moves stdin to stdout
@@ -384,11 +386,13 @@ static int json_framer_main(void) {
   char *b64 = malloc(b64_encoded_len(chunk) + 1);
   size_t cap = b64_encoded_len(chunk) + 256;
   char *out = malloc(cap + 4);
-  if (!in || !b64 || !out) return 2;
+  int rc = 2;
+  if (!in || !b64 || !out) goto done;
   for (;;) {
     ssize_t n = read(0, in, chunk);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return 1;
+    rc = 1;
+    if (n < 0) goto done;
     if (n == 0) break;
     size_t bl = b64_encode(in, (size_t)n, b64);
     json_t *o = json_object();
@@ -396,21 +400,31 @@ static int json_framer_main(void) {
     json_object_set_new(o, "stream", json_string("stdout"));
     json_object_set_new(o, "data", json_stringn(b64, bl));
     size_t need = json_dumpb(o, out + 4, cap, JSON_COMPACT);
-    if (need == 0) return 1;
     if (need > cap) {
+      char *bigger = realloc(out, need + 4);
+      if (!bigger) {
+        json_decref(o);
+        rc = 2;
+        goto done;
+      }
+      out = bigger;
       cap = need;
-      out = realloc(out, cap + 4);
-      if (!out) return 2;
       need = json_dumpb(o, out + 4, cap, JSON_COMPACT);
     }
     json_decref(o);
+    if (need == 0) goto done;
     out[0] = (char)(need & 0xff);
     out[1] = (char)(need >> 8 & 0xff);
     out[2] = (char)(need >> 16 & 0xff);
     out[3] = (char)(need >> 24 & 0xff);
-    if (write_all(1, out, need + 4) < 0) return 1;
+    if (write_all(1, out, need + 4) < 0) goto done; /* the reader went away */
   }
-  return 0;
+  rc = 0;
+done:
+  free(in);
+  free(b64);
+  free(out);
+  return rc;
 }
 #endif
 

@@ -68,8 +68,7 @@ enum {
 enum { TETHER_ENV_OVERLAY = 1, TETHER_ENV_CLEAR = 2 };
 enum { TETHER_IO_PIPES = 1, TETHER_IO_PTY = 2 };
 enum { TETHER_STDIN_PIPE = 1, TETHER_STDIN_NULL = 2 };
-enum { TETHER_FS_READ_ONLY = 1, TETHER_FS_WORKSPACE_WRITE = 2, TETHER_FS_FULL_ACCESS = 3 };
-enum { TETHER_NET_ALLOWED = 1, TETHER_NET_DENIED = 2 };
+/* TETHER_FS_* and TETHER_NET_* (profile modes) are in tether/wire.h. */
 
 /* Wire ErrorCode values. */
 enum {

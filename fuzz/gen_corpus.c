@@ -9,6 +9,8 @@
  * and default values, handshakes, limit edges, unknown fields and bodies);
  * fuzz_framing gets streams in its input layout (see fuzz_framing.c):
  * whole sessions in both directions, handshakes, and the framing errors.
+ * fuzz_parent and fuzz_runner get scripts (session_script.h): whole
+ * sessions, flow control, caps, pty, shutdown, and a few violations.
  * Only files named gen-* are removed and rewritten; anything else in the
  * directories (minimized finds kept on purpose) is left alone.
  */
@@ -24,6 +26,8 @@
 #include "codec/hello.h"
 #include "tether/error.h"
 #include "transport/framing.h"
+
+#include "session_script.h"
 
 static const char *root;
 static const char *const codec_dirs[] = {"fuzz_pbc", "fuzz_nanopb", "fuzz_differential"};
@@ -383,6 +387,155 @@ static void framing_seeds(void) {
   free(s.p);
 }
 
+/* ------------------------------------------------ state-machine scripts */
+
+/* Appends bytes to a script. */
+#define S(...)                                                                 \
+  do {                                                                         \
+    static const uint8_t b_[] = {__VA_ARGS__};                                 \
+    put(&s, b_, sizeof b_);                                                    \
+  } while (0)
+#define P FS_THEN_PROCESS
+/* SCRIPT(dir, name) { S(...); ... } writes one script (the body runs once). */
+#define SCRIPT(dir, name)                                                      \
+  for (buf s = {0}, *once_ = &s; once_;                                        \
+       write_file(dir, name, s.p, s.len), free(s.p), once_ = NULL)
+
+/* fuzz_parent: the harness is the runner (layout at the top of
+ * fuzz_parent.c). Session 1 is the first spawn; selector 0 picks it. */
+static void parent_scripts(void) {
+  const char *d = "fuzz_parent";
+  SCRIPT(d, "session.bin") {
+    S(0x00, 0x06);                                   /* valid Hello, default window */
+    S(FP_SPAWN, 0x00);
+    S(FP_R_SPAWNED, 0, 0x10, 0x27, 0, 0);
+    S(FP_R_OUTPUT, 0, 0, 100, 0);                    /* stdout, 100 bytes */
+    S(FP_R_OUTPUT | P, 0, 3, 50, 0);                 /* stderr, 50 bytes */
+    S(FP_WRITE, 0, 20, FP_CLOSE_STDIN, 0, FP_STATUS | P, 0);
+    S(FP_R_STATUS_REPLY, 0, 1, FP_R_CREDIT | P, 0, 0x01, 64);
+    S(FP_R_OUTPUT, 0, 0, 10, 0);
+    S(FP_R_EXITED | P, 0, 0x08, 3);
+    S(FP_FREE, 0, FP_PROCESS);
+  }
+  SCRIPT(d, "two-sessions-goodbye.bin") {
+    S(0x00, 0x06, FP_SPAWN, 0x02, FP_SPAWN, 0x01);
+    S(FP_R_SPAWNED, 0, 1, 0, 0, 0, FP_R_SPAWNED | P, 1, 2, 0, 0, 0);
+    S(FP_R_OUTPUT, 1, 0, 5, 0, FP_SIGNAL, 0, 1, FP_TERMINATE | P, 1, 5);
+    S(FP_R_GOODBYE | P, FS_SEL_ZERO, 3, 'b', 'y', 'e');
+    S(FP_WRITE, 0, 3, FP_PROCESS);
+  }
+  SCRIPT(d, "flow-small-window.bin") {
+    S(0x80, 0x03);                                   /* runner window 64, ours 1024 */
+    S(FP_SPAWN, 0x00, FP_R_SPAWNED | P, 0, 7, 0, 0, 0);
+    S(FP_R_FLOOD | P, 0, 10, 31, 0);                 /* 10 x 32 bytes, within credit */
+    S(FP_R_FLOOD | P, 0, 10, 7, 1);
+    S(FP_WRITE, 0, 200, FP_PROCESS, FP_R_CREDIT | P, 0, 0x01, 100);
+    S(FP_R_OUTPUT | P, 0, 0, 64, 0);                 /* beyond the credit left: violation */
+  }
+  SCRIPT(d, "spawn-failed.bin") {
+    S(0x00, 0x06, FP_SPAWN, 0x40);
+    S(FP_R_SPAWN_FAILED | P, 0, 5, 1, 4, 'n', 'o', 'p', 'e');
+    S(FP_R_OUTPUT | P, 0, 0, 1, 0);                  /* after the end: dropped or fatal */
+  }
+  SCRIPT(d, "cap-truncated.bin") {
+    S(0x00, 0x06, FP_SPAWN, 0x0c, 10, 1);            /* stdout cap 10, stderr cap 64 */
+    S(FP_R_SPAWNED, 0, 1, 0, 0, 0, FP_R_OUTPUT, 0, 0, 10, 0);
+    S(FP_R_TRUNCATED, 0, 0, 0, 90, 0, FP_R_OUTPUT, 0, 3, 64, 0);
+    S(FP_R_EXITED | P, 0, 0x01, 9);
+  }
+  SCRIPT(d, "merged-stderr-violation.bin") {
+    S(0x00, 0x06, FP_SPAWN, 0x01, FP_R_SPAWNED, 0, 1, 0, 0, 0);
+    S(FP_R_OUTPUT | P, 0, 3, 5, 0, FP_SPAWN, 0);
+  }
+  SCRIPT(d, "offset-gap.bin") {
+    S(0x00, 0x06, FP_SPAWN, 0, FP_R_SPAWNED, 0, 1, 0, 0, 0);
+    S(FP_R_OUTPUT, 0, 0, 8, 0, FP_R_OUTPUT_AT | P, 0, 0, 8, 0, 0x04);
+  }
+  SCRIPT(d, "callbacks-act.bin") {
+    S(0x00, 0x86);                                   /* callbacks take actions */
+    S(FP_SPAWN, 0, FP_SPAWN, 0, FP_R_SPAWNED, 0, 1, 0, 0, 0, FP_R_SPAWNED, 1, 2, 0, 0, 0);
+    S(FP_R_OUTPUT, 0, 0, 4, 0, FP_R_OUTPUT, 1, 0, 4, 0, FP_R_EXITED, 1, 0, 0);
+    S(FP_PROCESS, 0x01 | 0x30, 0x07, 0x02, 0x06, 0x00);
+    S(FP_R_ERROR | P, FS_SEL_ZERO, 0x01, 0, 0x00);
+  }
+  SCRIPT(d, "eof-mid-frame.bin") {
+    S(0x00, 0x06, FP_SPAWN, 0, FP_R_SPAWNED, 0, 1, 0, 0, 0, FP_R_EOF | P, 0x01);
+  }
+  SCRIPT(d, "garbage.bin") {
+    S(0x00, 0x06, FP_SPAWN, 0, FP_R_NONE_BODY | P, 0, FP_R_EMPTY_OUTPUT | P, 0, 0);
+    S(FP_R_WRONG_WAY | P, 0, 2, FP_R_RAW | P, 6, 0x08, 0x01, 0x32, 0x02, 0x08, 0x01);
+  }
+  SCRIPT(d, "handshake-version.bin") { S(0x0c, 0x06, FP_SPAWN, 0); }
+  SCRIPT(d, "handshake-corrupt.bin") { S(0x0d, 0x06, 9, 0x40, FP_SPAWN, 0); }
+  SCRIPT(d, "handshake-truncated.bin") { S(0x0e, 0x06, 20); }
+  SCRIPT(d, "handshake-error.bin") { S(0x0f, 0x06); }
+}
+
+/* fuzz_runner: the harness is the parent and the children (layout at the
+ * top of fuzz_runner.c). Spawn selector 0 is session 1; process 0 its
+ * fake child. */
+static void runner_scripts(void) {
+  const char *d = "fuzz_runner";
+  SCRIPT(d, "session.bin") {
+    S(0x15, 0x00);                                   /* 2 sessions, default window */
+    S(FR_SPAWN | P, 0, 0x00, 0x00);
+    S(FR_CHILD_WRITE, 0, 0, 100, 0, FR_CHILD_WRITE | P, 0, 1, 10, 0);
+    S(FR_STDIN, 0, 10, FR_CHILD_READ | P, 0, 1);
+    S(FR_STDIN_CLOSE, 0, FR_STATUS | P, 0);
+    S(FR_CHILD_EXIT | P, 0, 0, 3, FR_TURN);
+    S(FR_GOODBYE | P);
+  }
+  SCRIPT(d, "flow-small-window.bin") {
+    S(0x09, 0x01);                                   /* window 100 (runner), 1 (parent) */
+    S(FR_SPAWN | P, 0, 0x00, 0x00);
+    S(FR_CHILD_WRITE | P, 0, 0, 0xe8, 0x03);         /* 1000 bytes */
+    S(FR_CREDIT | P, 0, 0, 0, 100, FR_CREDIT | P, 0, 3, 1, 50);
+    S(FR_STDIN, 0, 60, FR_CHILD_READ | P, 0, 4);
+    S(FR_CHILD_EXIT | P, 0, 0, 0, FR_TURN);
+  }
+  SCRIPT(d, "pty.bin") {
+    S(0x15, 0x00, FR_SPAWN | P, 0, 0x00, FR_OUT_PTY);
+    S(FR_RESIZE, 0, 30, 0, 100, 0, FR_STDIN, 0, 4, FR_STDIN_CLOSE | P, 0);
+    S(FR_CHILD_READ | P, 0, 2, FR_CHILD_WRITE | P, 0, 0, 20, 0);
+    S(FR_CHILD_EXIT | P, 0, 0, 0, FR_CHILD_EOF | P, 0, 0);
+  }
+  SCRIPT(d, "spawn-failed-and-limit.bin") {
+    S(0x00, 0x00);                                   /* 1 session */
+    S(FR_SPAWN | P, 0, 0, FR_OUT_FAIL, FR_SPAWN, 0, 0, 0, FR_SPAWN | P, 1, 0, 0);
+    S(FR_SPAWN | P, 0, 0, 0, FR_STDIN | P, 5, 3);    /* exists; unknown session */
+  }
+  SCRIPT(d, "terminate-grace.bin") {
+    S(0x15, 0x00, FR_SPAWN | P, 0, 0, FR_OUT_IGNORE_TERM);
+    S(FR_TERMINATE | P, 0, 10, FR_TIME, 3, FR_TIME, 3);
+  }
+  SCRIPT(d, "grandchild-shutdown.bin") {
+    S(0x15, 0x00, FR_SPAWN | P, 0, 0, FR_OUT_GRANDCHILD);
+    S(FR_CHILD_EXIT | P, 0, 1, 0, FR_CHILD_WRITE | P, 0, 0, 5, 0, FR_EOF | P, 0);
+    S(FR_TIME, 6, FR_TIME, 7);
+  }
+  SCRIPT(d, "timeout-and-caps.bin") {
+    S(0x15, 0x00, FR_SPAWN | P, 0, 0xe0, 0, 10, 2, 3);  /* caps 10 / 32, 301 ms */
+    S(FR_CHILD_WRITE, 0, 0, 100, 0, FR_CHILD_WRITE | P, 0, 1, 100, 0);
+    S(FR_TIME, 3, FR_TIME, 3);
+  }
+  SCRIPT(d, "no-flow-stdin-queue.bin") {
+    S(0x61, 0x00);                                   /* no FLOW_CONTROL, stdin queue 16 */
+    S(FR_SPAWN | P, 0, 0, 0, FR_STDIN | P, 0, 5, FR_STDIN | P, 0, 2, FR_STDIN | P, 0, 4);
+    S(FR_CHILD_READ | P, 0, 1);
+    S(FR_CHILD_CLOSE_STDIN, 0, FR_STDIN | P, 0, 4, FR_CHILD_EXIT | P, 0, 0, 0);
+  }
+  SCRIPT(d, "violations.bin") {
+    S(0x15, 0x00, FR_SPAWN | P, 0, 0, 0, FR_STDIN_AT | P, 0, 4, 0x01);
+  }
+  SCRIPT(d, "garbage.bin") {
+    S(0x15, 0x00, FR_NONE_BODY | P, 0, FR_RESIZE | P, 0, 0, 0, 0, 0);
+    S(FR_WRONG_WAY | P, 0, 2, FR_RAW | P, 3, 0x08, 0x01, 0x4a);
+  }
+  SCRIPT(d, "no-hello.bin") { S(0xd5, 0x00, FR_SPAWN | P, 0, 0, 0); }
+  SCRIPT(d, "bad-hello.bin") { S(0x95, 0x80, FR_TURN); }
+  SCRIPT(d, "handshake-timeout.bin") { S(0xd5, 0x00, FR_TIME, 6, FR_TIME, 6); }
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
@@ -392,7 +545,11 @@ int main(int argc, char **argv) {
   if (mkdir(root, 0755) != 0 && errno != EEXIST) die(root, strerror(errno));
   for (size_t i = 0; i < N_CODEC_DIRS; i++) prepare(codec_dirs[i]);
   prepare("fuzz_framing");
+  prepare("fuzz_parent");
+  prepare("fuzz_runner");
   codec_seeds();
   framing_seeds();
+  parent_scripts();
+  runner_scripts();
   return 0;
 }

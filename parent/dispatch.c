@@ -121,7 +121,7 @@ void tether__parent_fail(tether_parent *p, int code, int wire_code, const char *
 }
 
 /* A protocol violation: fatal. */
-__attribute__((format(printf, 2, 3)))
+TETHER__PRINTF(2, 3)
 static void violation(tether_parent *p, const char *fmt, ...) {
   char buf[sizeof p->msg];
   va_list ap;
@@ -187,7 +187,10 @@ static void deliver_output(tether_parent *p, tether_session *s, uint32_t stream,
 
 /* ------------------------------------------------------ session frames */
 
+/* A pipes session has stdout and stderr (only stdout with merge_stderr);
+ * a pty session only STREAM_PTY (docs/PROTOCOL.md §5.5). */
 static int stream_valid(const tether_session *s, uint32_t stream) {
+  if (s->pty) return stream == TETHER_STREAM_PTY;
   if (stream == TETHER_STREAM_STDOUT) return 1;
   if (stream == TETHER_STREAM_STDERR) return !s->merge_stderr;
   return 0;
@@ -196,7 +199,11 @@ static int stream_valid(const tether_session *s, uint32_t stream) {
 static int check_stream(tether_parent *p, tether_session *s, const char *what,
                         uint32_t stream) {
   if (stream_valid(s, stream)) return 1;
-  if (stream == TETHER_STREAM_STDERR)
+  if (s->pty)
+    violation(p, "runner sent %s on stream %u (%s) for session %u, a terminal (pty) "
+              "session, which only has pty output", what, stream, stream_name(stream),
+              s->id);
+  else if (stream == TETHER_STREAM_STDERR)
     violation(p, "runner sent %s on stderr for session %u, whose stderr is merged into "
               "stdout", what, s->id);
   else
@@ -429,8 +436,11 @@ static void on_error_frame(tether_parent *p, tether_session *s, const tether_msg
   /* A session-scoped Error is a report: it never ends the session (a bad
    * Spawn is answered with SpawnFailed, never an Error). One for a session
    * that is over answers a request that crossed its Exited (a late Signal,
-   * Terminate, Status): nothing to report. */
-  if (s && s->state != TETHER__S_DONE && listening(s) && p->o.callbacks.on_error) {
+   * Terminate, Status): nothing to report. A fatal PROTOCOL one is not
+   * reported here either: for a session TETHER_EPROTOCOL means "over", and
+   * tether__parent_fail below reports that end once, with the text. */
+  if (s && s->state != TETHER__S_DONE && listening(s) && p->o.callbacks.on_error &&
+      !(fatal && code == TETHER_EPROTOCOL)) {
     snprintf(buf, sizeof buf, "runner error on session %u: %s", s->id, text);
     p->in_callback++;
     p->o.callbacks.on_error(p, s, code, buf, p->o.userdata);

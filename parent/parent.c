@@ -448,6 +448,24 @@ int tether_parent_connect_unix(const tether_parent_options *o, const char *path,
   return tether__parent_open(o, t, -1, out);
 }
 
+int tether__parent_attach_transport(const tether_parent_options *o, tether_transport *t,
+                                    tether_parent **out) {
+  char err[TETHER_MESSAGE_MAX_BYTES];
+  if (!out || !o || !t) {
+    tether_transport_free(t);
+    if (out) *out = NULL;
+    return TETHER_EINVAL;
+  }
+  *out = NULL;
+  int rc = check_options(o, err, sizeof err);
+  if (rc < 0) {
+    put_err(o, err);
+    tether_transport_free(t);
+    return rc;
+  }
+  return tether__parent_open(o, t, -1, out);
+}
+
 /* ----------------------------------------------------------------- end */
 
 int tether_parent_free(tether_parent *p) {

@@ -14,6 +14,7 @@
 #include "codec/hello.h"
 #include "tether/parent.h"
 #include "transport/channel.h"
+#include "transport/compat.h"
 
 /* Room for an Output/Stdin frame's non-data fields. */
 #define TETHER__PARENT_FRAME_OVERHEAD 64u
@@ -47,9 +48,11 @@ struct tether_session {
   int result;                 /* once DONE: 0, TETHER_ESPAWN or an error */
   tether_exit_status status;  /* once exited */
   int merge_stderr;
+  int pty;                    /* TETHER_IO_MODE_PTY: one stream, STREAM_PTY */
   int stdin_null;
   int has_cap[2];             /* [0] stdout, [1] stderr */
   uint64_t cap[2];
+  /* Per output stream: [0] stdout (or a pty session's STREAM_PTY), [1] stderr. */
   uint64_t next_off[2];       /* the next Output offset expected */
   uint64_t consumed[2];       /* delivered, not yet granted back as credit */
   int truncated[2];           /* OutputTruncated seen: the stream is over */
@@ -108,7 +111,7 @@ int tether__parent_send(tether_parent *p, const tether_msg *m, int blocking);
 int tether__parent_flush(tether_parent *p);
 /* snprintf into p->msg. */
 const char *tether__parent_fmt(tether_parent *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    TETHER__PRINTF(2, 3);
 /* Copies `b` into dst as printable text (others as \xNN), NUL-terminated. */
 void tether__parent_escape(char *dst, size_t cap, const uint8_t *src, size_t len);
 /* The longest prefix of s[0..n) that does not end in a cut UTF-8 sequence. */
@@ -118,6 +121,14 @@ int tether__parent_handshake(tether_parent *p, char *err, size_t errlen);
 /* Shared tail of start/attach/connect. Takes `t` (also on failure). */
 int tether__parent_open(const tether_parent_options *o, tether_transport *t,
                         int64_t runner_pid, tether_parent **out);
+/* tether_parent_attach_fds over a transport that is already connected,
+ * e.g. one end of tether_transport_memory_pair (fuzz/fuzz_parent.c).
+ * Takes `t` (also on failure); no runner process is owned. A transport
+ * without an OS handle cannot be waited on: the handshake's Hello must be
+ * readable already (or the channel at its end), else it waits out
+ * o->handshake_timeout_ms. Not part of the API. */
+int tether__parent_attach_transport(const tether_parent_options *o, tether_transport *t,
+                                    tether_parent **out);
 
 /* ---- dispatch.c ---- */
 /* Reads and handles every complete frame; delivers callbacks. */

@@ -2,6 +2,7 @@
  * credit), signals, status, and release. Everything here only queues, so
  * all of it is allowed inside callbacks. */
 #include "parent_internal.h"
+#include "sandbox/profile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,9 @@ static uint32_t take_id(tether_parent *p) {
 
 int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
                          tether__capture *capture, tether_session **out) {
-  tether_bytes *items = NULL;
+  tether_bytes *items = NULL, *prof_items = NULL;
+  tether_msg_profile prof = { 0 };
+  tether_bytes prof_cwd = { NULL, 0 };
   tether_session *s = NULL;
   size_t argc, envc;
   int rc;
@@ -49,12 +52,21 @@ int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
   if (!o->argv || !o->argv[0]) return TETHER_EINVAL;
   if (o->stdin_mode != TETHER_STDIN_MODE_PIPE && o->stdin_mode != TETHER_STDIN_MODE_NULL)
     return TETHER_EINVAL;
+  if (o->io_mode != TETHER_IO_MODE_PIPES && o->io_mode != TETHER_IO_MODE_PTY)
+    return TETHER_EINVAL;
+  if (o->io_mode == TETHER_IO_MODE_PTY &&
+      (o->pty_rows > TETHER_PTY_DIM_MAX || o->pty_cols > TETHER_PTY_DIM_MAX))
+    return TETHER_EINVAL;
   count_list(o->argv, &argc);
   count_list(o->env, &envc);
   if (argc > TETHER_ARGV_MAX_COUNT) return TETHER_ELIMIT_ARGV_COUNT;
   if (envc > TETHER_ENV_MAX_COUNT) return TETHER_ELIMIT_ENV_COUNT;
   if (o->cwd && strlen(o->cwd) > TETHER_PATH_MAX_BYTES) return TETHER_ELIMIT_PATH;
   if (p->active >= p->peer_max_sessions) return TETHER_ELIMIT_SESSIONS;
+  if (o->permission_profile) { /* checked here, resolved by the runner (sandbox/) */
+    rc = tether__sandbox_encode(o->permission_profile, &prof, &prof_cwd, &prof_items, NULL, 0);
+    if (rc < 0) return rc;
+  }
 
   items = malloc((argc + envc + 1) * sizeof *items);
   s = calloc(1, sizeof *s);
@@ -69,12 +81,14 @@ int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
 
   s->p = p;
   s->id = take_id(p);
-  s->merge_stderr = o->merge_stderr != 0;
+  s->pty = o->io_mode == TETHER_IO_MODE_PTY;
+  /* A pty session has one stream: merge_stderr and stderr_cap do not apply. */
+  s->merge_stderr = !s->pty && o->merge_stderr != 0;
   s->stdin_null = o->stdin_mode == TETHER_STDIN_MODE_NULL;
   s->has_cap[0] = o->stdout_cap != TETHER_CAP_NONE;
   s->cap[0] = o->stdout_cap;
-  s->has_cap[1] = o->stderr_cap != TETHER_CAP_NONE;
-  s->cap[1] = o->stderr_cap;
+  s->has_cap[1] = !s->pty && o->stderr_cap != TETHER_CAP_NONE;
+  s->cap[1] = s->has_cap[1] ? o->stderr_cap : 0;
   s->in_credit = p->flow ? p->window : UINT64_MAX;
   s->userdata = o->userdata;
   s->capture = capture;
@@ -88,7 +102,11 @@ int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
   sp->env = (tether_bytes_list){ items + argc, envc };
   sp->env_mode = o->clear_env ? TETHER_ENV_CLEAR : TETHER_ENV_OVERLAY;
   if (o->cwd) sp->cwd = (tether_bytes){ (const uint8_t *)o->cwd, strlen(o->cwd) };
-  sp->io_mode = TETHER_IO_PIPES;
+  sp->io_mode = s->pty ? TETHER_IO_PTY : TETHER_IO_PIPES;
+  if (s->pty) {
+    sp->pty_rows = o->pty_rows;
+    sp->pty_cols = o->pty_cols;
+  }
   sp->stdin_mode = s->stdin_null ? TETHER_STDIN_NULL : TETHER_STDIN_PIPE;
   sp->merge_stderr = s->merge_stderr;
   sp->has_stdout_cap = s->has_cap[0];
@@ -96,6 +114,11 @@ int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
   sp->has_stderr_cap = s->has_cap[1];
   sp->stderr_cap = s->cap[1];
   sp->timeout_ms = o->timeout_ms;
+  if (o->permission_profile) {
+    sp->has_profile = true;
+    sp->profile = prof;
+    sp->profile_cwd = prof_cwd;
+  }
 
   rc = tether__parent_table_add(p, s);
   if (rc < 0) goto fail;
@@ -105,6 +128,7 @@ int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
     goto fail;
   }
   free(items);
+  free(prof_items);
   s->next = p->head;
   if (p->head) p->head->prev = s;
   p->head = s;
@@ -114,6 +138,7 @@ int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
 
 fail:
   free(items);
+  free(prof_items);
   free(s);
   return rc;
 }
@@ -240,7 +265,8 @@ int tether__parent_grant(tether_parent *p, tether_session *s, int force) {
     memset(&m, 0, sizeof m);
     m.session = s->id;
     m.type = TETHER_MSG_CREDIT;
-    m.u.credit.stream = i ? TETHER_STREAM_STDERR : TETHER_STREAM_STDOUT;
+    m.u.credit.stream = i ? TETHER_STREAM_STDERR
+                          : s->pty ? TETHER_STREAM_PTY : TETHER_STREAM_STDOUT;
     m.u.credit.bytes = c;
     int rc = tether__parent_send(p, &m, 1);
     if (rc < 0) return rc;
@@ -300,6 +326,20 @@ int tether_session_status(tether_session *s) {
   int rc = send_control(s, &m);
   if (rc == 0) s->status_pending++;
   return rc;
+}
+
+int tether_session_resize(tether_session *s, uint32_t rows, uint32_t cols) {
+  if (rows == 0 || cols == 0 || rows > TETHER_PTY_DIM_MAX || cols > TETHER_PTY_DIM_MAX)
+    return TETHER_EINVAL;
+  int rc = session_usable(s);
+  if (rc < 0) return rc;
+  if (!s->pty) return TETHER_ESTATE;
+  tether_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = TETHER_MSG_RESIZE;
+  m.u.resize.rows = rows;
+  m.u.resize.cols = cols;
+  return send_control(s, &m);
 }
 
 /* ----------------------------------------------------------- accessors */

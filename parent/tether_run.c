@@ -1,13 +1,26 @@
 /* tether-run: run one command through a tether runner, as if run directly.
  *
  *   tether-run [--cwd DIR] [--env K=V]... [--clear-env] [--runner CMD]
- *              [--merge-stderr] [-v] -- PROGRAM ARGS...
+ *              [--merge-stderr] [--sandbox MODE] [--no-network] [-t | -T] [-v]
+ *              -- PROGRAM ARGS...
  *
  * Copies the program's stdout/stderr to its own as they arrive, forwards
  * its stdin, forwards SIGINT/SIGTERM/SIGHUP to the program's process group,
  * and exits with the program's status: its exit code, 128+N when signal N
  * killed it, 127 when it was not found, 126 when it could not be executed,
  * 125 when tether-run or the runner failed.
+ *
+ * -t (--pty) runs the program on a pseudo-terminal (docs/PROTOCOL.md §6.5),
+ * like `ssh -t`: when our stdin is a terminal it is put in raw mode (so ^C,
+ * ^Z, ^D reach the program's terminal as bytes and its line discipline acts
+ * on them), restored on every way out (normal exit, the program killed, the
+ * runner gone, SIGTERM/SIGHUP/SIGINT/SIGQUIT, SIGTSTP while stopped), and
+ * its size is sent at start and on every SIGWINCH. Without a local
+ * terminal the size is $LINES x $COLUMNS, else 24 x 80, and input is
+ * forwarded as typed; its end becomes the terminal's EOF character. In
+ * pty mode SIGTERM to tether-run terminates the program (SIGTERM to its
+ * groups, SIGKILL after the runner's grace) and SIGHUP hangs it up (SIGHUP,
+ * then the same). -T (--no-pty) forces pipes, the default.
  *
  * Runner: `--runner CMD` runs CMD with `sh -c`, its stdin/stdout being the
  * channel (`tether-runner --stdio`, `ssh host tether-runner --stdio`).
@@ -21,10 +34,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "tether/parent.h"
+#include "sandbox/profile.h"
 
 #define EXIT_FAILED 125
 #define EXIT_CANNOT_EXEC 126
@@ -35,7 +51,8 @@
 
 static const char usage[] =
     "usage: tether-run [--cwd DIR] [--env K=V]... [--clear-env] [--runner CMD]\n"
-    "                  [--merge-stderr] [-v] -- PROGRAM ARGS...\n"
+    "                  [--merge-stderr] [--sandbox MODE] [--no-network]\n"
+    "                  [-t | -T] [-v] -- PROGRAM ARGS...\n"
     "\n"
     "Runs PROGRAM through a tether runner and behaves like it: same output,\n"
     "same input, same exit status (128+N if killed by signal N; 127 not\n"
@@ -47,6 +64,14 @@ static const char usage[] =
     "  --runner CMD     start the runner with `sh -c CMD`; its stdin/stdout\n"
     "                   are the channel (e.g. 'tether-runner --stdio')\n"
     "  --merge-stderr   send the program's stderr to stdout\n"
+    "  --sandbox MODE   permission profile (docs/SANDBOX.md): read-only, or\n"
+    "                   workspace-write[:ROOT,...] (default root \".\"; relative\n"
+    "                   roots are resolved against tether-run's own cwd, not\n"
+    "                   --cwd; .git stays read-only in each root)\n"
+    "  --no-network     deny the program the network (Unix sockets remain)\n"
+    "  -t, --pty        run the program on a terminal (pty); a local terminal\n"
+    "                   is put in raw mode and its size follows; TERM is passed\n"
+    "  -T, --no-pty     use pipes (the default)\n"
     "  -v               report the runner and the program's life on stderr\n";
 
 typedef struct run {
@@ -58,9 +83,83 @@ typedef struct run {
   int err_broken;
   int exit_code;      /* once decided */
   int decided;
+  int pty;            /* -t: the program runs on a terminal */
+  int local_tty;      /* pty, and our stdin is a terminal (raw mode) */
+  int hung_up;        /* pty: SIGHUP + Terminate were sent */
+  int winsz_fd;       /* the local terminal whose size we follow, -1: none */
+  uint32_t rows, cols; /* the size last sent */
 } run;
 
 static int sig_pipe[2] = { -1, -1 };
+
+/* ---------------------------------------------------- the local terminal */
+
+/* -t with a terminal on stdin: its modes before raw mode. tty_restore is
+ * async-signal-safe (tcsetattr is), so signal handlers may call it. */
+static struct termios tty_saved;
+static volatile sig_atomic_t tty_raw;
+
+static void tty_restore(void) {
+  if (!tty_raw) return;
+  tty_raw = 0;
+  tcsetattr(0, TCSADRAIN, &tty_saved);
+}
+
+/* Line end for our own messages: raw mode does not turn \n into \r\n. */
+static const char *nl(void) { return tty_raw ? "\r\n" : "\n"; }
+
+static int tty_make_raw(void) {
+  static int registered;
+  if (!registered) {
+    if (tcgetattr(0, &tty_saved) < 0) return -1;
+    if (atexit(tty_restore) != 0) return -1;
+    registered = 1;
+  }
+  struct termios t = tty_saved;
+  /* As ssh does: no input translation or flow control, no signals, echo or
+   * line editing, no output processing (the program's terminal does the
+   * \n -> \r\n), bytes one at a time. */
+  cfmakeraw(&t);
+  t.c_iflag &= ~(tcflag_t)(IXANY | IXOFF);
+  tty_raw = 1;
+  if (tcsetattr(0, TCSADRAIN, &t) < 0) {
+    tty_raw = 0;
+    return -1;
+  }
+  return 0;
+}
+
+/* Signals whose default action ends (or stops) us without the loop's
+ * help: restore the terminal, then take the default action. */
+static void on_fatal_signal(int sig) {
+  tty_restore();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+/* The local terminal's size: of the first of stdin, stdout, stderr that is
+ * a terminal. 1 and *fd set if found. */
+static int local_size(int *fd, uint32_t *rows, uint32_t *cols) {
+  for (int i = 0; i < 3; i++) {
+    struct winsize ws;
+    if ((*fd < 0 || *fd == i) && ioctl(i, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 &&
+        ws.ws_col > 0) {
+      *fd = i;
+      *rows = ws.ws_row < TETHER_PTY_DIM_MAX ? ws.ws_row : TETHER_PTY_DIM_MAX;
+      *cols = ws.ws_col < TETHER_PTY_DIM_MAX ? ws.ws_col : TETHER_PTY_DIM_MAX;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static uint32_t env_dim(const char *name) {
+  const char *v = getenv(name);
+  char *end;
+  if (!v || !*v) return 0;
+  unsigned long n = strtoul(v, &end, 10);
+  return *end || n > TETHER_PTY_DIM_MAX ? 0 : (uint32_t)n;
+}
 
 static void on_signal(int sig) {
   int saved = errno;
@@ -68,6 +167,16 @@ static void on_signal(int sig) {
   ssize_t r = write(sig_pipe[1], &b, 1);
   (void)r;
   errno = saved;
+}
+
+/* pty: the local side goes away (SIGHUP, our terminal or stdout gone): hang
+ * the program's terminal up as the kernel would (SIGHUP to its group and
+ * foreground job), and make sure the session ends (Terminate). */
+static void hang_up(run *r) {
+  if (r->hung_up || tether_session_done(r->s)) return;
+  r->hung_up = 1;
+  tether_session_signal(r->s, TETHER_SIG_HUP, 1);
+  tether_session_terminate(r->s, 0);
 }
 
 static void decide(run *r, int code) {
@@ -102,12 +211,13 @@ static int write_full(int fd, const char *data, size_t len) {
 static void cb_spawned(tether_session *s, uint64_t pid, void *ud) {
   run *r = ud;
   if (r->verbose)
-    fprintf(stderr, "tether-run: started \"%s\" as pid %llu\n", r->prog,
-            (unsigned long long)pid);
+    fprintf(stderr, "tether-run: started \"%s\" as pid %llu%s", r->prog,
+            (unsigned long long)pid, nl());
 }
 
 static void cb_spawn_failed(tether_session *s, const tether_spawn_failure *f, void *ud) {
   run *r = ud;
+  tty_restore();
   if (f->message_len > 0)
     fprintf(stderr, "tether-run: %.*s\n", (int)f->message_len, f->message);
   else if (f->os_error_space == TETHER_OS_ERR_POSIX && f->os_error > 0)
@@ -130,13 +240,16 @@ static void cb_output(tether_session *s, int stream, const void *data, size_t le
   if (*broken) return;
   if (write_full(err ? 2 : 1, data, len) < 0) {
     *broken = 1;
-    /* The program would have died of SIGPIPE writing to a closed pipe. */
-    if (!err) tether_session_signal(s, TETHER_SIG_PIPE, 1);
+    /* The program would have died of SIGPIPE writing to a closed pipe; on
+     * a terminal, the terminal is gone. */
+    if (r->pty) hang_up(r);
+    else if (!err) tether_session_signal(s, TETHER_SIG_PIPE, 1);
   }
 }
 
 static void cb_exit(tether_session *s, const tether_exit_status *st, void *ud) {
   run *r = ud;
+  tty_restore(); /* all of its output has been written */
   if (st->signaled) {
     if (r->verbose)
       fprintf(stderr, "tether-run: \"%s\" was killed by signal %d%s%s\n", r->prog,
@@ -154,6 +267,7 @@ static void cb_error(tether_parent *p, tether_session *s, int code, const char *
                      void *ud) {
   run *r = ud;
   if (r->decided) return;
+  tty_restore();
   fprintf(stderr, "tether-run: %s\n", msg);
   if (s && !tether_session_done(s)) {
     /* The runner refused something for the program (e.g. input it could not
@@ -206,6 +320,24 @@ static int install_signals(void) {
   return 0;
 }
 
+/* -t: SIGWINCH (the size follows) always; with a local terminal in raw
+ * mode also SIGTSTP (suspend: restore, stop, raw again) and, for signals
+ * that would end us without the loop, restore-then-default. */
+static int install_pty_signals(int raw) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sa.sa_handler = on_signal;
+  if (!raw) return sigaction(SIGWINCH, &sa, NULL);
+  if (sigaction(SIGTSTP, &sa, NULL) < 0) return -1;
+  static const int fatal[] = { SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM };
+  sa.sa_handler = on_fatal_signal;
+  for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+    if (sigaction(fatal[i], &sa, NULL) < 0) return -1;
+  return 0;
+}
+
 static int portable_signal(int sig) {
   switch (sig) {
     case SIGINT: return TETHER_SIG_INT;
@@ -217,14 +349,63 @@ static int portable_signal(int sig) {
 
 /* ----------------------------------------------------------------- loop */
 
+/* pty: sends the local terminal's size if it changed. */
+static void follow_size(run *r) {
+  uint32_t rows, cols;
+  if (r->winsz_fd < 0 || !local_size(&r->winsz_fd, &rows, &cols)) return;
+  if (rows == r->rows && cols == r->cols) return;
+  if (r->verbose)
+    fprintf(stderr, "tether-run: terminal size %ux%u%s", (unsigned)rows, (unsigned)cols, nl());
+  if (tether_session_resize(r->s, rows, cols) == 0) {
+    r->rows = rows;
+    r->cols = cols;
+  }
+}
+
+/* pty, SIGTSTP (kill -TSTP; a typed ^Z is input for the program): stop
+ * with the terminal restored, take raw mode back when continued. */
+static void suspend(run *r) {
+  struct sigaction sa, old;
+  tty_restore();
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTSTP, &sa, &old);
+  raise(SIGTSTP);
+  /* Continued. */
+  sigaction(SIGTSTP, &old, NULL);
+  if (tty_make_raw() < 0)
+    fprintf(stderr, "tether-run: cannot put the terminal in raw mode again: %s\n",
+            strerror(errno));
+  follow_size(r);
+}
+
+/* pty mode: the terminal's signals, and SIGTERM/SIGHUP end the session. */
+static int pty_signal(run *r, int sig) {
+  switch (sig) {
+    case SIGWINCH: follow_size(r); return 1;
+    case SIGTSTP: suspend(r); return 1;
+    case SIGTERM:
+      if (r->verbose) fprintf(stderr, "tether-run: SIGTERM: terminating \"%s\"%s", r->prog, nl());
+      tether_session_terminate(r->s, 0);
+      return 1;
+    case SIGHUP:
+      if (r->verbose) fprintf(stderr, "tether-run: SIGHUP: hanging up \"%s\"%s", r->prog, nl());
+      hang_up(r);
+      return 1;
+    default: return 0; /* SIGINT: forwarded as in pipes mode */
+  }
+}
+
 static void forward_signals(run *r) {
   unsigned char buf[64];
   ssize_t n;
   while ((n = read(sig_pipe[0], buf, sizeof buf)) > 0) {
     for (ssize_t i = 0; i < n; i++) {
+      if (r->pty && !tether_session_done(r->s) && pty_signal(r, buf[i])) continue;
       int sig = portable_signal(buf[i]);
       if (sig && !tether_session_done(r->s)) {
-        if (r->verbose) fprintf(stderr, "tether-run: forwarding signal %d\n", buf[i]);
+        if (r->verbose) fprintf(stderr, "tether-run: forwarding signal %d%s", buf[i], nl());
         tether_session_signal(r->s, sig, 1);
       }
     }
@@ -235,13 +416,18 @@ static void forward_signals(run *r) {
 static int forward_stdin(run *r, char *buf) {
   ssize_t n = read(0, buf, STDIN_CHUNK);
   if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return 1;
+  if (n <= 0 && r->local_tty) {
+    /* A raw terminal has no end of input (^D is a byte): it hung up. */
+    hang_up(r);
+    return 0;
+  }
   if (n <= 0) {
     tether_session_close_stdin(r->s);
     return 0;
   }
   int rc = tether_session_write(r->s, buf, (size_t)n);
   if (rc < 0 && rc != TETHER_ESTATE)
-    fprintf(stderr, "tether-run: cannot forward input: %s\n", tether_strerror(rc));
+    fprintf(stderr, "tether-run: cannot forward input: %s%s", tether_strerror(rc), nl());
   return rc == TETHER_ESTATE ? 0 : 1;
 }
 
@@ -291,11 +477,12 @@ static int loop(run *r, int stdin_open) {
 }
 
 int main(int argc, char **argv) {
-  const char *cwd = NULL, *runner_cmd = NULL;
-  int clear_env = 0, merge = 0, verbose = 0;
-  const char **env = calloc((size_t)argc + 1, sizeof *env);
+  const char *cwd = NULL, *runner_cmd = NULL, *sandbox = NULL;
+  int clear_env = 0, merge = 0, verbose = 0, no_network = 0;
+  const char **env = calloc((size_t)argc + 2, sizeof *env); /* + TERM */
   size_t nenv = 0;
   int i;
+  int pty = 0;
 
   if (!env) return EXIT_FAILED;
   /* Decided before anything opens a descriptor, which could land on a
@@ -318,6 +505,10 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--clear-env") == 0) clear_env = 1;
     else if (strcmp(a, "--runner") == 0 && i + 1 < argc) runner_cmd = argv[++i];
     else if (strcmp(a, "--merge-stderr") == 0) merge = 1;
+    else if (strcmp(a, "--sandbox") == 0 && i + 1 < argc) sandbox = argv[++i];
+    else if (strcmp(a, "--no-network") == 0) no_network = 1;
+    else if (strcmp(a, "-t") == 0 || strcmp(a, "--pty") == 0) pty = 1;
+    else if (strcmp(a, "-T") == 0 || strcmp(a, "--no-pty") == 0) pty = 0;
     else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) verbose = 1;
     else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       fputs(usage, stdout);
@@ -397,7 +588,57 @@ int main(int argc, char **argv) {
   so.merge_stderr = merge;
   so.stdin_mode = null_stdin ? TETHER_STDIN_MODE_NULL : TETHER_STDIN_MODE_PIPE;
   so.userdata = &r;
+  /* -t: a terminal of the local terminal's size (SIGWINCH is caught before
+   * the size is read, so no change is missed), and our TERM (first, so an
+   * --env TERM=... wins). */
+  char *term_env = NULL;
+  if (pty) {
+    r.pty = 1;
+    r.winsz_fd = -1;
+    if (install_pty_signals(0) < 0)
+      fprintf(stderr, "tether-run: cannot catch SIGWINCH: %s\n", strerror(errno));
+    if (!local_size(&r.winsz_fd, &r.rows, &r.cols)) {
+      r.rows = env_dim("LINES");
+      r.cols = env_dim("COLUMNS");
+    }
+    so.io_mode = TETHER_IO_MODE_PTY;
+    so.pty_rows = r.rows;
+    so.pty_cols = r.cols;
+    /* The terminal is the program's stdin even when ours is null; then its
+     * end of input is sent at once. */
+    so.stdin_mode = TETHER_STDIN_MODE_PIPE;
+    const char *term = getenv("TERM");
+    if (term && *term && (term_env = malloc(strlen(term) + 6)) != NULL) {
+      snprintf(term_env, strlen(term) + 6, "TERM=%s", term);
+      memmove(env + 1, env, nenv * sizeof *env);
+      env[0] = term_env;
+      nenv++;
+      so.env = env;
+    }
+  }
+  /* The profile's relative roots are resolved by the runner against our
+   * cwd (permission_profile_cwd), never against --cwd. */
+  static const char *const git_ro[] = { ".git", NULL };
+  char **roots = NULL, here[PATH_MAX];
+  tether_permission_profile prof;
+  memset(&prof, 0, sizeof prof);
+  if (sandbox || no_network) {
+    if (sandbox && tether__sandbox_parse_spec(sandbox, &prof.filesystem, &roots) < 0) {
+      fprintf(stderr, "tether-run: bad --sandbox \"%s\": use read-only or "
+                      "workspace-write[:ROOT,...]\n", sandbox);
+      tether_parent_free(r.p);
+      free(env);
+      return EXIT_FAILED;
+    }
+    prof.writable_roots = (const char *const *)roots;
+    if (prof.filesystem == TETHER_FS_WORKSPACE_WRITE) prof.read_only_subpaths = git_ro;
+    prof.network = no_network ? TETHER_NET_DENIED : 0;
+    prof.cwd = getcwd(here, sizeof here);
+    so.permission_profile = &prof;
+  }
   rc = tether_session_spawn(r.p, &so, &r.s);
+  tether__sandbox_free_strv(roots);
+  free(term_env);
   if (rc < 0) {
     fprintf(stderr, "tether-run: cannot ask the runner to start \"%s\": %s\n", r.prog,
             tether_strerror(rc));
@@ -407,7 +648,15 @@ int main(int argc, char **argv) {
   }
   free(env);
 
+  if (pty && isatty(0)) {
+    r.local_tty = 1;
+    if (install_pty_signals(1) < 0 || tty_make_raw() < 0)
+      fprintf(stderr, "tether-run: cannot put the terminal in raw mode: %s\n",
+              strerror(errno));
+  }
+  if (pty && null_stdin) tether_session_close_stdin(r.s);
   loop(&r, !null_stdin);
+  tty_restore();
   if (!r.decided) {
     fprintf(stderr, "tether-run: the runner went away before \"%s\" ended\n", r.prog);
     decide(&r, EXIT_FAILED);

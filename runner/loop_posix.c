@@ -74,7 +74,8 @@ int tether__runner_serve(tether__runner *r) {
     slots[n].s = (s_);                                                         \
     n++;                                                                       \
   } while (0)
-    if (!r->input_done && !bp) ADD(tether_channel_read_handle(r->ch), POLLIN, W_CH_READ, NULL);
+    if (!r->input_done && !tether__runner_input_blocked(r))
+      ADD(tether_channel_read_handle(r->ch), POLLIN, W_CH_READ, NULL);
     if (!r->channel_dead && tether_channel_pending(r->ch) > 0)
       ADD(tether_channel_write_handle(r->ch), POLLOUT, W_CH_WRITE, NULL);
     if (r->watch.sigchld_fd >= 0) ADD(r->watch.sigchld_fd, POLLIN, W_SIGCHLD, NULL);
@@ -82,8 +83,10 @@ int tether__runner_serve(tether__runner *r) {
       tether__session *s = r->sessions[i];
       /* Backpressure: while the parent lags, leave children's output in
        * their pipes; a flooding child then blocks on its own write. */
-      if (!bp && s->out[0].fd >= 0) ADD(s->out[0].fd, POLLIN, W_OUT0, s);
-      if (!bp && s->out[1].fd >= 0) ADD(s->out[1].fd, POLLIN, W_OUT1, s);
+      /* Flow control: a stream without credit is not read either; its
+       * child blocks once its pipe or terminal buffer is full. */
+      if (!bp && tether__runner_stream_wanted(r, s, 0)) ADD(s->out[0].fd, POLLIN, W_OUT0, s);
+      if (!bp && tether__runner_stream_wanted(r, s, 1)) ADD(s->out[1].fd, POLLIN, W_OUT1, s);
       if (s->stdin_fd >= 0 && s->in_len > 0) ADD(s->stdin_fd, POLLOUT, W_STDIN, s);
       if (s->proc.pidfd >= 0) ADD(s->proc.pidfd, POLLIN, W_PIDFD, s);
     }

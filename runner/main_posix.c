@@ -29,7 +29,8 @@
 static const char usage[] =
     "usage: tether-runner (--stdio | --fd R[,W] | --connect PATH | --listen PATH)\n"
     "                     [--max-sessions N] [--max-frame BYTES]\n"
-    "                     [--handshake-timeout MS] [--name NAME]\n"
+    "                     [--handshake-timeout MS] [--window BYTES]\n"
+    "                     [--max-window BYTES] [--name NAME] [--allow-full-access]\n"
     "       tether-runner --help | --version\n"
     "\n"
     "Serves one tether connection: starts commands for the parent on the\n"
@@ -42,7 +43,13 @@ static const char usage[] =
     "  --max-sessions N        concurrent sessions (default 1024)\n"
     "  --max-frame BYTES       largest frame accepted (default 1048576)\n"
     "  --handshake-timeout MS  deadline for the parent's Hello (default 10000)\n"
-    "  --name NAME             implementation name sent in Hello\n";
+    "  --window BYTES          flow-control initial window per stream (default 262144)\n"
+    "  --max-window BYTES      most outstanding credit per stream (default 16777216)\n"
+    "  --name NAME             implementation name sent in Hello\n"
+    "  --allow-full-access     honour permission profiles that ask for full access\n"
+    "\n"
+    "Permission profiles are enforced with Landlock and namespaces (Linux);\n"
+    "TETHER_LOG=debug logs each Spawn's permission decision on stderr.\n";
 
 static int parse_u32(const char *s, uint32_t *out) {
   char *end;
@@ -121,6 +128,14 @@ int main(int argc, char **argv) {
       if (parse_u32(v, &o.handshake_timeout_ms) < 0)
         return die_usage("bad --handshake-timeout", v);
       i++;
+    } else if (!strcmp(a, "--window") && v) {
+      if (parse_u32(v, &o.window) < 0) return die_usage("bad --window", v);
+      i++;
+    } else if (!strcmp(a, "--max-window") && v) {
+      if (parse_u32(v, &o.max_window) < 0) return die_usage("bad --max-window", v);
+      i++;
+    } else if (!strcmp(a, "--allow-full-access")) {
+      o.allow_full_access = 1;
     } else if (!strcmp(a, "--name") && v) {
       o.name = v;
       i++;
@@ -134,6 +149,11 @@ int main(int argc, char **argv) {
       return die_usage("unknown or incomplete argument", a);
     }
   }
+
+  if (o.window < 1 || o.window > TETHER_WINDOW_MAX)
+    return die_usage("--window must be in 1..16777216", NULL);
+  if (o.max_window < o.window || o.max_window > TETHER_WINDOW_MAX)
+    return die_usage("--max-window must be in [--window, 16777216]", NULL);
 
   /* The library never dies of SIGPIPE, but a write to stderr might. */
   signal(SIGPIPE, SIG_IGN);

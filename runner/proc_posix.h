@@ -11,6 +11,7 @@
 #include "tether/runner.h"
 #include "codec/msg.h"
 #include "conpty/pty.h"
+#include "sandbox/sandbox.h"
 
 typedef struct tether__proc {
   pid_t pid;          /* also the process group id (the child is its leader) */
@@ -45,8 +46,12 @@ typedef struct tether__spawn_out {
  * instead in STDIN_MODE_NULL). Returns 0 with pid and fds or pty, or -1
  * with stage/error/os_error/message filled in (nothing
  * left open, the failed child reaped). Blocks only until the child has
- * exec'd or failed. The child path after fork is async-signal-safe. */
-int tether__spawn_posix(const tether_msg_spawn *req, tether__spawn_out *out);
+ * exec'd or failed. The child path after fork is async-signal-safe.
+ * req's permission profile is decided by `sandbox` (sandbox/sandbox.h)
+ * after the request's validation and enforced in the child before chdir
+ * and exec; a refusal is stage PERMISSIONS. */
+int tether__spawn_posix(const tether_msg_spawn *req, const tether__sandbox_policy *sandbox,
+                        tether__spawn_out *out);
 
 /* Portable SpawnError for an errno value. */
 uint32_t tether__spawn_error_from_errno(int err);

@@ -35,6 +35,8 @@ void tether_runner_options_init(tether_runner_options *o) {
   o->shutdown_grace_ms = TETHER_RUNNER_SHUTDOWN_GRACE_MS;
   o->output_high_water = TETHER_RUNNER_OUTPUT_HIGH_WATER_DEFAULT;
   o->stdin_queue_max = TETHER_RUNNER_STDIN_QUEUE_DEFAULT;
+  o->window = TETHER_WINDOW_DEFAULT;
+  o->max_window = TETHER_WINDOW_MAX;
   o->name = "tether-runner";
   o->child_watch = TETHER_RUNNER_WATCH_AUTO;
 }
@@ -71,6 +73,8 @@ static int check_options(const tether_runner_options *o) {
   if (o->handshake_timeout_ms < 1 || o->terminate_grace_ms < 1 || o->shutdown_grace_ms < 1)
     return TETHER_EINVAL;
   if (o->output_high_water < TETHER__RUNNER_READ_CHUNK || o->stdin_queue_max < 1) return TETHER_EINVAL;
+  if (o->window < 1 || o->window > TETHER_WINDOW_MAX) return TETHER_EINVAL;
+  if (o->max_window < o->window || o->max_window > TETHER_WINDOW_MAX) return TETHER_EINVAL;
   if (!o->name || strlen(o->name) > TETHER_NAME_MAX_BYTES) return TETHER_EINVAL;
   if ((unsigned)o->child_watch > TETHER_RUNNER_WATCH_SIGCHLD) return TETHER_EINVAL;
   return 0;
@@ -80,7 +84,8 @@ static int check_options(const tether_runner_options *o) {
 
 /* Encodes `m` straight into the channel's output queue (no extra copy). */
 static int send_msg(tether__runner *r, const tether_msg *m) {
-  if (r->channel_dead) return TETHER_ECLOSED;
+  /* After a fatal Error nothing more goes out (the Error said we close). */
+  if (r->channel_dead || r->stop_output) return TETHER_ECLOSED;
   size_t size = tether_nanopb_encoded_size(m);
   if (size == 0) return TETHER_EINVAL; /* a bug: our own frame does not validate */
   int err = 0;
@@ -106,7 +111,7 @@ static int send_msg(tether__runner *r, const tether_msg *m) {
   return tether_channel_commit(r->ch, written);
 }
 
-__attribute__((format(printf, 5, 6)))
+TETHER__PRINTF(5, 6)
 static void send_error(tether__runner *r, uint32_t session, uint32_t code, bool fatal,
                        const char *fmt, ...) {
   char raw[512], msg[512];
@@ -127,7 +132,7 @@ static void send_error(tether__runner *r, uint32_t session, uint32_t code, bool 
 }
 
 /* Error{code, fatal}, then the connection closes with `result`. */
-__attribute__((format(printf, 4, 5)))
+TETHER__PRINTF(4, 5)
 static void fatal(tether__runner *r, uint32_t code, int result, const char *fmt, ...) {
   char msg[256];
   va_list ap;
@@ -149,7 +154,7 @@ static void send_spawn_failed(tether__runner *r, uint32_t session, uint32_t stag
   m.u.spawn_failed.stage = stage;
   m.u.spawn_failed.error = error;
   m.u.spawn_failed.os_error = os_error;
-  m.u.spawn_failed.os_error_space = os_error ? TETHER_OS_ERR_POSIX : 0;
+  m.u.spawn_failed.os_error_space = os_error ? TETHER__OS_ERR_SPACE : 0;
   m.u.spawn_failed.message.data = (const uint8_t *)msg;
   m.u.spawn_failed.message.len = strlen(msg);
   (void)send_msg(r, &m);
@@ -157,6 +162,11 @@ static void send_spawn_failed(tether__runner *r, uint32_t session, uint32_t stag
 
 bool tether__runner_backpressured(const tether__runner *r) {
   return !r->channel_dead && tether_channel_pending(r->ch) > r->opt.output_high_water;
+}
+
+bool tether__runner_input_blocked(const tether__runner *r) {
+  return !r->channel_dead &&
+         tether_channel_pending(r->ch) > r->opt.output_high_water + TETHER__CONTROL_ROOM;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -179,8 +189,11 @@ int tether__runner_init(tether__runner *r, const tether_runner_options *o,
   tether_channel_options_init(&co);
   co.max_frame_in = r->opt.max_frame_size;
   co.max_frame_out = TETHER_FRAME_MAX_MINIMUM; /* every peer takes this much */
-  /* Output stops at the high-water mark; the slack holds the control
-   * frames (Exited, errors, replies) a turn can add beyond it. */
+  /* Output stops at the high-water mark; input at the high-water mark
+   * plus TETHER__CONTROL_ROOM (so the parent's Terminate, Signal or
+   * Credit are still read while children's output fills the queue); the
+   * rest of the slack holds the control frames (Exited, errors, replies)
+   * a turn can add beyond that. */
   co.max_pending = r->opt.output_high_water + (4u << 20);
   rc = tether_channel_new(t, &co, &r->ch); /* owns t from here, even on failure */
   if (rc < 0) goto fail;
@@ -191,6 +204,10 @@ int tether__runner_init(tether__runner *r, const tether_runner_options *o,
   r->sessions = calloc(r->opt.max_sessions, sizeof *r->sessions);
   if (!r->read_buf || !r->sessions) goto fail;
   r->read_chunk = TETHER_FRAME_MAX_MINIMUM - TETHER__OUTPUT_OVERHEAD;
+  /* Permission profiles (sandbox/): what this kernel can enforce. Probed
+   * before the exit watch, so its SIGCHLD fallback never sees the probes. */
+  tether__sandbox_policy_init(&r->sandbox, r->opt.name);
+  r->sandbox.allow_full_access = r->opt.allow_full_access != 0;
   rc = tether__exitwatch_init(&r->watch, r->opt.child_watch);
   if (rc < 0) {
     snprintf(r->why, sizeof r->why, "cannot watch child exits: %s", tether_strerror(rc));
@@ -199,14 +216,16 @@ int tether__runner_init(tether__runner *r, const tether_runner_options *o,
 
   tether_msg hello;
   tether_hello_init(&hello, TETHER_ROLE_RUNNER, r->opt.name,
-                    TETHER_CAP_BIT(TETHER_CAP_PIPES) | TETHER_CAP_BIT(TETHER_CAP_PTY) |
+                    TETHER_CAP_BIT(TETHER_CAP_PIPES) | TETHER_CAP_BIT(TETHER__PTY_CAPABILITY) |
                         TETHER_CAP_BIT(TETHER_CAP_SIGNALS) |
+                        TETHER_CAP_BIT(TETHER_CAP_FLOW_CONTROL) |
                         TETHER_CAP_BIT(TETHER_CAP_PROCESS_GROUPS) |
-                        TETHER_CAP_BIT(TETHER_CAP_RESOURCE_USAGE),
+                        TETHER_CAP_BIT(TETHER_CAP_RESOURCE_USAGE) |
+                        (r->sandbox.support.enforced
+                             ? TETHER_CAP_BIT(TETHER_CAP_PERMISSION_PROFILES) : 0),
                     r->opt.max_frame_size, r->opt.max_sessions);
-  /* No Credit frames are honoured yet: announce no window. */
-  hello.u.hello.initial_window = 0;
-  hello.u.hello.max_window = 0;
+  hello.u.hello.initial_window = r->opt.window;
+  hello.u.hello.max_window = r->opt.max_window;
   r->hello = hello.u.hello;
   rc = send_msg(r, &hello);
   if (rc < 0) {
@@ -299,12 +318,17 @@ static void handle_spawn(tether__runner *r, const tether_msg *m) {
   }
   s->id = id;
   tether__spawn_out so;
+  r->sandbox.session = id; /* for the permission decision's log line */
   if (tether__session_start(r, s, &m->u.spawn, &so) < 0) {
     free(s);
     send_spawn_failed(r, id, so.stage, so.error, so.os_error, so.message);
     return;
   }
   if (m->u.spawn.timeout_ms) s->timeout_at = tether__runner_now_ms() + m->u.spawn.timeout_ms;
+  /* Flow control: every stream starts with the agreed window, in both
+   * directions (PROTOCOL.md §5.8); the parent's stdin credit is implicit. */
+  s->out[0].credit = s->out[1].credit = r->window;
+  s->in_credit = r->window;
   r->sessions[r->nsessions++] = s;
 
   tether_msg out;
@@ -317,24 +341,63 @@ static void handle_spawn(tether__runner *r, const tether_msg *m) {
 
 static void write_or_queue(tether__runner *r, tether__session *s, const uint8_t *p, size_t len);
 
+/* The most stdin bytes a session queues: the window with flow control (the
+ * parent cannot send more than that ahead of the child), else the
+ * configured bound. */
+static size_t stdin_queue_limit(const tether__runner *r) {
+  return r->flow ? (size_t)r->window : r->opt.stdin_queue_max;
+}
+
+/* Flow control: gives the parent back the stdin credit its bytes used once
+ * they left the queue. Batched: a grant goes out once half the window was
+ * taken (with an empty queue that is when the parent holds half a window
+ * or less), so a steady stream costs one Credit per half window, and a
+ * parent that ran out of credit always gets some back as soon as the child
+ * has read half a window. */
+static void grant_stdin(tether__runner *r, tether__session *s) {
+  /* CLOSING: the parent's frames are no longer read, credit is moot. */
+  if (!r->flow || s->stdin_closed || s->in_taken == 0 || r->state == TETHER__CLOSING) return;
+  uint64_t half = r->window / 2 ? r->window / 2 : 1;
+  if (s->in_taken < half) return;
+  tether_msg m;
+  memset(&m, 0, sizeof m);
+  m.session = s->id;
+  m.type = TETHER_MSG_CREDIT;
+  m.u.credit.stream = TETHER_STREAM_STDIN;
+  m.u.credit.bytes = s->in_taken;
+  s->in_credit += s->in_taken;
+  s->in_taken = 0;
+  (void)send_msg(r, &m);
+}
+
 static void handle_stdin(tether__runner *r, tether__session *s, const tether_msg *m) {
   const tether_bytes d = m->u.stdin_data.data;
   if (!s->stdin_pipe_mode) {
     send_error(r, s->id, TETHER_WIRE_INVALID, false, "session %u has no stdin pipe", s->id);
     return;
   }
+  /* The parent's own input state machine is broken: PROTOCOL.md §6.4. */
   if (s->stdin_closed) {
-    send_error(r, s->id, TETHER_WIRE_INVALID, false, "stdin of session %u is closed", s->id);
+    fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL,
+          "Stdin on session %u after its StdinClose", s->id);
     return;
   }
   if (m->u.stdin_data.offset != s->stdin_offset) {
-    send_error(r, s->id, TETHER_WIRE_INVALID, false,
-               "Stdin offset %llu, expected %llu (no gaps or overlaps)",
-               (unsigned long long)m->u.stdin_data.offset,
-               (unsigned long long)s->stdin_offset);
+    fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL,
+          "Stdin on session %u at offset %llu, expected %llu (bytes %s)", s->id,
+          (unsigned long long)m->u.stdin_data.offset, (unsigned long long)s->stdin_offset,
+          m->u.stdin_data.offset > s->stdin_offset ? "skipped" : "repeated");
     return;
   }
-  if (s->in_len + d.len > r->opt.stdin_queue_max) {
+  if (r->flow) {
+    if (d.len > s->in_credit) {
+      fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL,
+            "Stdin of %zu bytes on session %u exceeds the stdin credit granted (%llu)",
+            d.len, s->id, (unsigned long long)s->in_credit);
+      return;
+    }
+    s->in_credit -= d.len;
+  } else if (s->in_len + d.len > r->opt.stdin_queue_max) {
     send_error(r, s->id, TETHER_WIRE_LIMIT, false,
                "stdin queue of session %u is full (%zu bytes queued, limit %zu)", s->id,
                s->in_len, r->opt.stdin_queue_max);
@@ -343,28 +406,43 @@ static void handle_stdin(tether__runner *r, tether__session *s, const tether_msg
   s->stdin_offset += d.len;
   s->last_in = d.data[d.len - 1]; /* where a pty's line stands (validated non-empty) */
   write_or_queue(r, s, d.data, d.len);
+  grant_stdin(r, s);
 }
 
 /* Writes what the child takes now and queues the rest behind what is
  * already queued. */
 static void write_or_queue(tether__runner *r, tether__session *s, const uint8_t *p, size_t len) {
-  if (s->stdin_fd < 0) return; /* the child closed its stdin: dropped */
+  if (s->stdin_fd < 0) { /* the child closed its stdin: dropped */
+    s->in_taken += len;
+    return;
+  }
   size_t off = 0;
   if (s->in_len == 0) {
     long n = tether__session_write_stdin(s, p, len);
-    if (n < 0 && n != TETHER_EAGAIN) return; /* broken: dropped */
+    if (n < 0 && n != TETHER_EAGAIN) { /* broken: dropped */
+      s->in_taken += len;
+      return;
+    }
     if (n > 0) off = (size_t)n;
+    s->in_taken += off;
   }
   if (off < len) {
     size_t need = s->in_len + (len - off);
     if (need > s->in_cap) {
       size_t cap = s->in_cap ? s->in_cap : 4096;
+      size_t limit = stdin_queue_limit(r);
+      if (need > limit + 2) { /* cannot happen: handle_stdin checked the bound */
+        s->in_taken += len - off;
+        send_error(r, s->id, TETHER_WIRE_INTERNAL, false, "stdin queue overflow; bytes dropped");
+        return;
+      }
       while (cap < need) cap *= 2;
       /* +2: a terminal's end-of-input bytes (1 or 2, queued when nothing
-       * else is) fit even when stdin_queue_max is 1 */
-      if (cap > r->opt.stdin_queue_max + 2) cap = r->opt.stdin_queue_max + 2;
+       * else is) fit even when the limit is 1 */
+      if (cap > limit + 2) cap = limit + 2;
       uint8_t *nb = realloc(s->in_buf, cap);
       if (!nb) {
+        s->in_taken += len - off; /* dropped: the parent gets its credit back */
         send_error(r, s->id, TETHER_WIRE_INTERNAL, false, "out of memory for stdin");
         return;
       }
@@ -396,18 +474,48 @@ static void end_input(tether__runner *r, tether__session *s) {
 void tether__runner_on_stdin_writable(tether__runner *r, tether__session *s) {
   while (s->in_len > 0 && s->stdin_fd >= 0) {
     long n = tether__session_write_stdin(s, s->in_buf, s->in_len);
-    if (n == TETHER_EAGAIN) return;
+    if (n == TETHER_EAGAIN) break;
     if (n < 0) break; /* broken: the session dropped the pipe */
     memmove(s->in_buf, s->in_buf + n, s->in_len - (size_t)n);
     s->in_len -= (size_t)n;
+    s->in_taken += (uint64_t)n;
   }
-  if (s->stdin_fd < 0) s->in_len = 0;
-  if (s->in_len == 0) {
-    free(s->in_buf);
-    s->in_buf = NULL;
-    s->in_cap = 0;
-    if (s->stdin_closed) end_input(r, s);
+  if (s->stdin_fd < 0) { /* dropped */
+    s->in_taken += s->in_len;
+    s->in_len = 0;
   }
+  grant_stdin(r, s);
+  if (s->in_len > 0) return;
+  free(s->in_buf);
+  s->in_buf = NULL;
+  s->in_cap = 0;
+  if (s->stdin_closed) end_input(r, s);
+}
+
+/* Credit{stream} from the parent (flow control in effect): more room for
+ * that output stream. */
+static void handle_credit(tether__runner *r, tether__session *s, const tether_msg *m) {
+  uint32_t stream = m->u.credit.stream;
+  tether__stream *st = NULL;
+  for (int i = 0; i < 2; i++)
+    if (s->out[i].present && s->out[i].wire == stream) st = &s->out[i];
+  if (!st) {
+    send_error(r, s->id, TETHER_WIRE_INVALID, false,
+               "Credit for stream %u, which session %u does not have%s", stream, s->id,
+               stream == TETHER_STREAM_STDIN ? " (stdin credit is the runner's to grant)" : "");
+    return;
+  }
+  uint64_t add = m->u.credit.bytes;
+  if (add > (uint64_t)r->max_window - st->credit) {
+    send_error(r, s->id, TETHER_WIRE_LIMIT, false,
+               "Credit of %llu bytes on session %u stream %u would leave %llu bytes "
+               "outstanding, more than max_window %u; ignored",
+               (unsigned long long)add, s->id, stream,
+               (unsigned long long)(st->credit + (add > UINT32_MAX ? UINT32_MAX : add)),
+               r->max_window);
+    return;
+  }
+  st->credit += add;
 }
 
 static void handle_session_frame(tether__runner *r, const tether_msg *m) {
@@ -426,10 +534,20 @@ static void handle_session_frame(tether__runner *r, const tether_msg *m) {
     handle_stdin(r, s, m);
     break;
   case TETHER_MSG_STDIN_CLOSE:
-    if (!s->stdin_closed) {
-      s->stdin_closed = true;
-      if (s->in_len == 0) end_input(r, s);
+    if (!s->stdin_pipe_mode) {
+      send_error(r, s->id, TETHER_WIRE_INVALID, false, "session %u has no stdin pipe", s->id);
+      break;
     }
+    if (s->stdin_closed) {
+      fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL, "second StdinClose on session %u",
+            s->id);
+      break;
+    }
+    s->stdin_closed = true;
+    if (s->in_len == 0) end_input(r, s);
+    break;
+  case TETHER_MSG_CREDIT:
+    handle_credit(r, s, m);
     break;
   case TETHER_MSG_RESIZE: {
     uint32_t rows = m->u.resize.rows, cols = m->u.resize.cols;
@@ -446,10 +564,17 @@ static void handle_session_frame(tether__runner *r, const tether_msg *m) {
     break;
   }
   case TETHER_MSG_SIGNAL: {
+    /* Every portable number has a POSIX signal, so a number without a
+     * mapping is 0 or unknown: INVALID (PROTOCOL.md §5.6). */
     int sig = tether__signal_to_os(m->u.signal.signal);
+    if (sig < 0) { /* known, but the platform cannot deliver it (Windows) */
+      send_error(r, s->id, TETHER_WIRE_UNSUPPORTED, false,
+                 "signal %u cannot be delivered on this platform", m->u.signal.signal);
+      break;
+    }
     if (!sig) {
-      send_error(r, s->id, TETHER_WIRE_UNSUPPORTED, false, "signal %u is not supported",
-                 m->u.signal.signal);
+      send_error(r, s->id, TETHER_WIRE_INVALID, false, "signal %u is %s", m->u.signal.signal,
+                 m->u.signal.signal ? "not a known SignalNumber" : "SIGNAL_UNSPECIFIED");
       break;
     }
     tether__session_signal(s, sig, m->u.signal.group);
@@ -496,7 +621,14 @@ static void handle_hello(tether__runner *r, const tether_msg *m) {
     return;
   }
   r->max_frame_out = ag.max_frame_out;
+  r->sandbox.version = ag.version; /* profiles are honoured from version 2 */
   tether_channel_set_limits(r->ch, r->opt.max_frame_size, ag.max_frame_out);
+  /* Flow control only when both Hellos list it (PROTOCOL.md §4, §5.8);
+   * otherwise the channel's queued output is the only output bound and
+   * stdin_queue_max the stdin bound. */
+  r->flow = (ag.peer_capabilities & TETHER_CAP_BIT(TETHER_CAP_FLOW_CONTROL)) != 0;
+  r->window = ag.initial_window;
+  r->max_window = ag.max_window;
   size_t chunk = ag.max_frame_out - TETHER__OUTPUT_OVERHEAD;
   r->read_chunk = chunk < TETHER__RUNNER_READ_CHUNK ? chunk : TETHER__RUNNER_READ_CHUNK;
   r->state = TETHER__READY;
@@ -512,6 +644,7 @@ static bool refuse_invalid(tether__runner *r, const tether_msg *m, int rc, const
       m->session == 0)
     return false;
   bool limit = rc != TETHER_EINVAL;
+  if (m->type == TETHER_MSG_CREDIT && !r->flow) return true; /* ignored (§5.8) */
   switch (m->type) {
   case TETHER_MSG_SPAWN:
     if (find(r, m->session))
@@ -559,6 +692,7 @@ static void handle_payload(tether__runner *r, const uint8_t *p, size_t n) {
     fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL, "second Hello");
     return;
   case TETHER_MSG_GOODBYE:
+    r->goodbye = true; /* ours goes out once the sessions ended (§9) */
     tether__runner_close(r, 0, NULL);
     return;
   case TETHER_MSG_ERROR:
@@ -572,7 +706,10 @@ static void handle_payload(tether__runner *r, const uint8_t *p, size_t n) {
     }
     return; /* a non-fatal error from the parent needs no answer */
   case TETHER_MSG_CREDIT:
-    return; /* flow control is not offered (no FLOW_CONTROL capability) */
+    /* Without flow control every Credit is ignored, even one for a session
+     * that is not live (§5.8). */
+    if (!r->flow) return;
+    break;
   case TETHER_MSG_SPAWNED:
   case TETHER_MSG_SPAWN_FAILED:
   case TETHER_MSG_OUTPUT:
@@ -594,7 +731,7 @@ static void handle_payload(tether__runner *r, const uint8_t *p, size_t n) {
 }
 
 void tether__runner_on_input(tether__runner *r) {
-  while (!r->input_done && !tether__runner_backpressured(r)) {
+  while (!r->input_done && !tether__runner_input_blocked(r)) {
     const uint8_t *p;
     size_t n;
     int rc = tether_channel_recv(r->ch, &p, &n);
@@ -639,6 +776,13 @@ static void emit(tether__runner *r, tether__session *s, tether__stream *st,
     st->cap -= send;
     st->dropped += n - send;
   }
+  /* Flow control: only CLOSING reads past the credit (no Credit can come
+   * any more, and the pipes must drain to end of file); those bytes come
+   * after the stream's last Output and are discarded. */
+  if (r->flow) {
+    if (send > st->credit) send = (size_t)st->credit;
+    st->credit -= send;
+  }
   if (send == 0) return;
   if (!r->stop_output) {
     tether_msg m;
@@ -654,11 +798,29 @@ static void emit(tether__runner *r, tether__session *s, tether__stream *st,
   st->offset += send;
 }
 
+/* How many bytes stream `st` may read now: a chunk, or (flow control) no
+ * more than the credit covers. Bytes past a cap cost no credit, so once the
+ * cap is within the credit a full chunk may be read; a capped stream whose
+ * cap is used up drains freely, so the child never blocks on it. */
+static size_t read_size(const tether__runner *r, const tether__stream *st) {
+  size_t n = r->read_chunk;
+  if (!r->flow || r->state == TETHER__CLOSING) return n;
+  if (st->capped && st->cap <= st->credit) return n;
+  return st->credit < n ? (size_t)st->credit : n;
+}
+
+bool tether__runner_stream_wanted(const tether__runner *r, const tether__session *s, int i) {
+  const tether__stream *st = &s->out[i];
+  return st->fd >= 0 && read_size(r, st) > 0;
+}
+
 void tether__runner_on_output(tether__runner *r, tether__session *s, int i) {
   tether__stream *st = &s->out[i];
   for (int k = 0; k < TETHER__READS_PER_TURN && st->fd >= 0; k++) {
     if (tether__runner_backpressured(r)) return;
-    long n = tether__session_read(s, i, r->read_buf, r->read_chunk);
+    size_t want = read_size(r, st);
+    if (want == 0) return; /* out of credit: the child's bytes wait in its pipe */
+    long n = tether__session_read(s, i, r->read_buf, want);
     if (n == TETHER_EAGAIN) return;
     if (n <= 0) {
       tether__session_close_stream(s, i); /* EOF (or an error, treated as EOF) */
@@ -692,6 +854,20 @@ static void finish(tether__runner *r, tether__session *s) {
   free(s);
 }
 
+void tether__runner_say_goodbye(tether__runner *r) {
+  if (!tether__runner_done(r) || !r->goodbye || r->goodbye_sent || r->stop_output ||
+      r->channel_dead)
+    return;
+  r->goodbye_sent = true;
+  static const char reason[] = "goodbye";
+  tether_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = TETHER_MSG_GOODBYE;
+  m.u.goodbye.reason.data = (const uint8_t *)reason;
+  m.u.goodbye.reason.len = sizeof reason - 1;
+  (void)send_msg(r, &m);
+}
+
 void tether__runner_reap_finished(tether__runner *r) {
   for (size_t i = r->nsessions; i-- > 0;) {
     tether__session *s = r->sessions[i];
@@ -700,6 +876,7 @@ void tether__runner_reap_finished(tether__runner *r) {
     r->sessions[r->nsessions] = NULL;
     finish(r, s);
   }
+  tether__runner_say_goodbye(r);
 }
 
 /* ------------------------------------------------------------ timers */

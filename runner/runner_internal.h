@@ -12,9 +12,19 @@
 #include "tether/runner.h"
 #include "codec/codec.h"
 #include "codec/hello.h"
+#include "sandbox/sandbox.h"
 #include "transport/channel.h"
+#include "transport/compat.h"
 
-#include "proc_posix.h"
+/* The platform layer. Besides its types, each names the OsErrorSpace of
+ * SpawnFailed.os_error and the capability its terminal sessions have. */
+#ifdef _WIN32
+#  include "proc_win.h" /* TETHER_OS_ERR_WIN32, TETHER_CAP_CONPTY */
+#else
+#  include "proc_posix.h"
+#  define TETHER__OS_ERR_SPACE TETHER_OS_ERR_POSIX
+#  define TETHER__PTY_CAPABILITY TETHER_CAP_PTY
+#endif
 
 /* Output read size: one Output frame carries at most this many data bytes
  * (further bounded by the peer's max frame size minus framing overhead). */
@@ -25,15 +35,22 @@
 /* Reads per output fd per loop turn, so one chatty child cannot starve the
  * others or the channel. */
 #define TETHER__READS_PER_TURN 4
+/* Queued channel output allowed beyond output_high_water for replies to
+ * the parent's frames before the runner stops reading them too. */
+#define TETHER__CONTROL_ROOM (1u << 20)
 
 typedef struct tether__stream {
   int fd;            /* parent end of the pipe (pty: the master, borrowed);
                         -1 after EOF */
   uint32_t wire;     /* TETHER_STREAM_STDOUT / _STDERR / _PTY */
+  bool present;      /* the session has this stream (not merged, not pty) */
   uint64_t offset;   /* bytes sent so far (the next Output's offset) */
   bool capped;
   uint64_t cap;      /* bytes we may still send, when capped */
   uint64_t dropped;  /* bytes read past the cap */
+  /* Flow control: bytes of Output the parent still allows on this stream
+   * (granted and not yet used); <= the agreed max_window. */
+  uint64_t credit;
 } tether__stream;
 
 typedef struct tether__session {
@@ -53,6 +70,13 @@ typedef struct tether__session {
   uint64_t stdin_offset;      /* next expected Stdin offset */
   uint8_t *in_buf;            /* queued bytes not yet taken by the pipe */
   size_t in_len, in_cap;
+  /* Flow control, stdin: in_credit is what the parent may still send
+   * (granted, not yet received); in_taken counts Stdin bytes that left the
+   * queue (written to the child, or dropped after it closed its input)
+   * since the last Credit{STDIN}. in_credit + in_len + in_taken == the
+   * agreed window until StdinClose. */
+  uint64_t in_credit;
+  uint64_t in_taken;
   /* timers (monotonic ms, 0 = not armed) */
   uint64_t timeout_at;        /* Spawn.timeout_ms deadline */
   uint64_t kill_at;           /* SIGKILL after a Terminate grace */
@@ -77,6 +101,15 @@ typedef struct tether__runner {
   bool channel_dead;          /* writes failed: discard further output */
   bool stop_output;           /* a fatal Error went out: send nothing more */
   bool input_done;            /* stop reading the channel */
+  bool goodbye;               /* the parent said Goodbye: answer with ours */
+  bool goodbye_sent;
+  /* flow control (both Hellos list CAPABILITY_FLOW_CONTROL) */
+  bool flow;
+  uint32_t window;            /* agreed initial_window */
+  uint32_t max_window;        /* agreed max_window */
+  /* permission profiles: what the kernel enforces, the agreed version,
+   * --allow-full-access (sandbox/sandbox.h) */
+  tether__sandbox_policy sandbox;
   /* sessions: dense array of pointers, unordered */
   tether__session **sessions;
   size_t nsessions;
@@ -99,19 +132,35 @@ void tether__runner_free(tether__runner *r);
 void tether__runner_on_input(tether__runner *r);
 /* Output of session `s`, stream index i, is readable (or hung up). */
 void tether__runner_on_output(tether__runner *r, tether__session *s, int i);
-/* Called after a turn: sends Exited for finished sessions and frees them. */
+/* Called after a turn: sends Exited for finished sessions and frees them;
+ * once CLOSING after the parent's Goodbye and no session is left, sends
+ * the runner's Goodbye (its last frame). */
 void tether__runner_reap_finished(tether__runner *r);
 /* Timers; returns ms until the next one (-1: none). */
 int tether__runner_on_timers(tether__runner *r, uint64_t now);
 /* Enter CLOSING: stop input, terminate all sessions. */
 void tether__runner_close(tether__runner *r, int result, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    TETHER__PRINTF(3, 4);
+/* After the parent's Goodbye, once serving is over: the runner's own
+ * Goodbye, its last frame (PROTOCOL.md §9). Sent once; a no-op otherwise.
+ * tether__runner_reap_finished calls it, so a loop need not. */
+void tether__runner_say_goodbye(tether__runner *r);
 /* True when serving is over (CLOSING and no sessions left). */
 bool tether__runner_done(const tether__runner *r);
-/* True while channel output is above the high-water mark. */
+/* True while channel output is above the high-water mark: children's
+ * output is not read. */
 bool tether__runner_backpressured(const tether__runner *r);
+/* True while channel output is above the high-water mark plus
+ * TETHER__CONTROL_ROOM: the parent's frames are not read either (each can
+ * add a reply). Input is read past the output mark so a parent's control
+ * frames are never starved by its children's output. */
+bool tether__runner_input_blocked(const tether__runner *r);
 /* Writes queued stdin for `s`; closes the pipe when StdinClose is due. */
 void tether__runner_on_stdin_writable(tether__runner *r, tether__session *s);
+/* True when output stream i of `s` should be polled for reading now: it is
+ * open and (flow control) has credit, or its bytes will be dropped anyway
+ * (past a cap, or the connection is closing). */
+bool tether__runner_stream_wanted(const tether__runner *r, const tether__session *s, int i);
 
 uint64_t tether__runner_now_ms(void);
 /* Copies `src` into dst as printable ASCII (others as \xNN), NUL-terminated,
@@ -154,7 +203,8 @@ void tether__session_exit_info(const tether__session *s, tether_msg_exited *e);
 void tether__session_release(tether__session *s);
 
 /* ---- signal_posix.c ---- */
-/* OS signal for a portable SignalNumber; 0 if unknown. */
+/* OS signal for a portable SignalNumber; 0 if unknown; -1 if known but not
+ * deliverable on this platform (Windows: Error{UNSUPPORTED}). */
 int tether__signal_to_os(uint32_t portable);
 /* Portable number for an OS signal; 0 if it has none. */
 uint32_t tether__signal_from_os(int sig);

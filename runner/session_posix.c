@@ -19,7 +19,7 @@ int tether__session_start(tether__runner *r, tether__session *s,
   s->stdin_fd = -1;
   s->out[0].fd = s->out[1].fd = -1;
   s->proc.pidfd = -1;
-  if (tether__spawn_posix(req, so) < 0) return -1;
+  if (tether__spawn_posix(req, &r->sandbox, so) < 0) return -1;
   s->proc.pid = so->pid;
   if (tether__exitwatch_add(&r->watch, &s->proc) < 0) {
     /* Without a pidfd we cannot learn when it exits: undo the spawn. */
@@ -44,6 +44,7 @@ int tether__session_start(tether__runner *r, tether__session *s,
     so->pty = NULL;
     s->out[0].fd = tether__pty_output_handle(s->pty);
     s->out[0].wire = TETHER_STREAM_PTY;
+    s->out[0].present = true;
     s->out[0].capped = req->has_stdout_cap;
     s->out[0].cap = req->stdout_cap;
     s->out[1].fd = -1;
@@ -54,10 +55,12 @@ int tether__session_start(tether__runner *r, tether__session *s,
   }
   s->out[0].fd = so->stdout_fd;
   s->out[0].wire = TETHER_STREAM_STDOUT;
+  s->out[0].present = true;
   s->out[0].capped = req->has_stdout_cap;
   s->out[0].cap = req->stdout_cap;
   s->out[1].fd = so->stderr_fd; /* -1 when merged into stdout */
   s->out[1].wire = TETHER_STREAM_STDERR;
+  s->out[1].present = so->stderr_fd >= 0;
   s->out[1].capped = req->has_stderr_cap;
   s->out[1].cap = req->stderr_cap;
   s->stdin_fd = so->stdin_fd;

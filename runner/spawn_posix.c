@@ -208,6 +208,9 @@ static int plan_build(plan *p, const tether_msg_spawn *req, tether__spawn_out *o
   if (req->argv.count == 0)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
                 "argv is empty%s%s", "");
+  if (req->argv.items[0].len == 0)
+    return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
+                "argv[0] is empty%s%s", "");
   if (req->io_mode != 0 && req->io_mode != TETHER_IO_PIPES && req->io_mode != TETHER_IO_PTY)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
                 "unknown io_mode%s%s", "");
@@ -221,13 +224,6 @@ static int plan_build(plan *p, const tether_msg_spawn *req, tether__spawn_out *o
   if (req->env_mode > TETHER_ENV_CLEAR)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
                 "unknown env_mode%s%s", "");
-  /* Permission profiles are not enforced yet: refuse any restriction
-   * (fail closed). */
-  if (req->has_profile &&
-      ((req->profile.filesystem != 0 && req->profile.filesystem != TETHER_FS_FULL_ACCESS) ||
-       req->profile.network == TETHER_NET_DENIED))
-    return fail(out, TETHER_STAGE_PERMISSIONS, TETHER_SPAWN_ERR_UNSUPPORTED, 0,
-                "permission profiles are not enforced by this runner%s%s", "");
   p->argv = calloc(req->argv.count + 1, sizeof *p->argv);
   if (!p->argv)
     return fail(out, TETHER_STAGE_SETUP, TETHER_SPAWN_ERR_NO_RESOURCES, ENOMEM,
@@ -283,7 +279,8 @@ static int child_lift(int fd) {
  * are -1. */
 __attribute__((noreturn)) static void child_main(const plan *p, int errw,
                                                  const tether__pty *pty, int in,
-                                                 int out, int err) {
+                                                 int out, int err,
+                                                 const tether__sandbox_plan *sb) {
   /* A terminal session gets setsid (in tether__pty_child_attach, below),
    * which also makes the child a group leader. */
   if (!pty && setpgid(0, 0) < 0) child_report_fail(errw, TETHER_STAGE_SETUP, errno);
@@ -321,6 +318,13 @@ __attribute__((noreturn)) static void child_main(const plan *p, int errw,
   if (cr < 0)
     for (int fd = 3; fd <= p->max_fd; fd++) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 
+  /* The permission profile: namespaces, read-only mounts, Landlock (their
+   * descriptors are >= 3 and survive until exec). Before chdir, so the cwd
+   * is looked up in the new mount namespace. */
+  if (sb) {
+    int serr = tether__sandbox_child_apply(sb);
+    if (serr) child_report_fail(errw, TETHER_STAGE_PERMISSIONS, serr);
+  }
   if (p->cwd && chdir(p->cwd) < 0) child_report_fail(errw, TETHER_STAGE_CWD, errno);
 
   sigset_t none;
@@ -363,7 +367,9 @@ static int set_nonblock(int fd) {
   return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-int tether__spawn_posix(const tether_msg_spawn *req, tether__spawn_out *out) {
+int tether__spawn_posix(const tether_msg_spawn *req, const tether__sandbox_policy *sandbox,
+                        tether__spawn_out *out) {
+  tether__sandbox_plan *sb = NULL;
   plan p;
   memset(&p, 0, sizeof p);
   memset(out, 0, sizeof *out);
@@ -377,6 +383,14 @@ int tether__spawn_posix(const tether_msg_spawn *req, tether__spawn_out *out) {
   bool use_pty = req->io_mode == TETHER_IO_PTY;
 
   if (plan_build(&p, req, out) < 0) goto done;
+  tether__sandbox_failure sbf;
+  if (tether__sandbox_decide(req, sandbox, &sb, &sbf) < 0) {
+    out->stage = TETHER_STAGE_PERMISSIONS; /* the message names the path or the feature */
+    out->error = sbf.error;
+    out->os_error = sbf.os_error;
+    snprintf(out->message, sizeof out->message, "%s", sbf.message);
+    goto done;
+  }
 
   if (use_pty) {
     int os_err = 0;
@@ -419,7 +433,7 @@ int tether__spawn_posix(const tether_msg_spawn *req, tether__spawn_out *out) {
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t pid = fork();
   if (pid == 0)
-    child_main(&p, errp[1], pty, inp[0], outp[1], req->merge_stderr ? outp[1] : errpipe[1]);
+    child_main(&p, errp[1], pty, inp[0], outp[1], req->merge_stderr ? outp[1] : errpipe[1], sb);
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (pid < 0) {
@@ -456,6 +470,11 @@ int tether__spawn_posix(const tether_msg_spawn *req, tether__spawn_out *out) {
     } else if (rep.stage == TETHER_STAGE_PTY) {
       fail(out, TETHER_STAGE_PTY, tether__spawn_error_from_errno(rep.err), rep.err,
            "making the pseudo-terminal the controlling terminal%s: %s", "");
+    } else if (rep.stage == TETHER_STAGE_PERMISSIONS) {
+      char what[400];
+      int e = 0;
+      uint32_t se = tether__sandbox_child_error(sb, rep.err, &e, what, sizeof what);
+      fail(out, TETHER_STAGE_PERMISSIONS, se, e, "enforcing the permission profile: %s: %s", what);
     } else if (rep.stage == TETHER_STAGE_EXEC) {
       fail(out, TETHER_STAGE_EXEC, tether__spawn_error_from_errno(rep.err), rep.err,
            "exec \"%s\": %s", p.argv[0]);
@@ -496,6 +515,7 @@ done:
   close_fd(&errpipe[0]);
   close_fd(&errpipe[1]);
   tether__pty_free(pty);
+  tether__sandbox_plan_free(sb);
   plan_free(&p);
   return rc;
 }

@@ -16,14 +16,8 @@ set(tether_conf_kit ${TETHER_CONF_PYTHON} ${PROJECT_SOURCE_DIR}/conformance/teth
 
 # Known deviations of tether-runner from docs/PROTOCOL.md, reported as xfail
 # (a fixed one turns into XPASS and fails the test: then drop it here).
-#   spawn-fail-request  empty argv[0] gives SpawnFailed{EXEC, NOT_FOUND},
-#                       PROTOCOL.md 5.3/5.4 says {REQUEST, INVALID}
-#   stdin-offset-gap    a Stdin offset gap gets a non-fatal Error{INVALID},
-#                       PROTOCOL.md 6.4 says Error{PROTOCOL, fatal}
-#   signal-invalid      Signal{0} / Signal{99} get Error{UNSUPPORTED},
-#                       PROTOCOL.md 5.6 says Error{INVALID}
-#   goodbye             no Goodbye in answer to the parent's (PROTOCOL.md 9)
-set(TETHER_CONF_C_RUNNER_XFAIL "spawn-fail-request,stdin-offset-gap,signal-invalid,goodbye")
+# Comma-separated check names; none at the moment.
+set(TETHER_CONF_C_RUNNER_XFAIL "")
 
 add_test(NAME conformance_c_runner
   COMMAND ${tether_conf_kit} --xfail "${TETHER_CONF_C_RUNNER_XFAIL}"

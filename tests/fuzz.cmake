@@ -34,15 +34,22 @@ foreach(h ${tether_fuzzers})
     continue()
   endif()
   file(MAKE_DIRECTORY ${fuzz_out}/${h})
+  # A harness may cap its count (tether_add_fuzzer ITERATIONS: the session
+  # harnesses, whose inputs are whole sessions).
+  set(iter ${TETHER_FUZZ_ITERATIONS})
+  get_property(h_iter GLOBAL PROPERTY TETHER_FUZZ_ITERATIONS_${h})
+  if(h_iter AND h_iter LESS iter)
+    set(iter ${h_iter})
+  endif()
   if(TETHER_FUZZ)
     add_test(NAME ${h}_replay COMMAND ${h} -runs=0 -artifact_prefix=${fuzz_out}/
              ${fuzz_out}/${h} ${dirs})
-    add_test(NAME ${h}_iterations COMMAND ${h} -runs=${TETHER_FUZZ_ITERATIONS} -seed=1
+    add_test(NAME ${h}_iterations COMMAND ${h} -runs=${iter} -seed=1
              -timeout=10 -rss_limit_mb=2048 -artifact_prefix=${fuzz_out}/
              ${fuzz_out}/${h} ${dirs})
   else()
     add_test(NAME ${h}_replay COMMAND ${h} ${dirs})
-    add_test(NAME ${h}_iterations COMMAND ${h} --iterations ${TETHER_FUZZ_ITERATIONS}
+    add_test(NAME ${h}_iterations COMMAND ${h} --iterations ${iter}
              --seed 1 ${dirs})
   endif()
   set_tests_properties(${h}_replay ${h}_iterations PROPERTIES

@@ -2,7 +2,15 @@
  * process over a socketpair (`--fd 3`), speaks to it through the channel
  * and the protobuf-c codec (the parent's codec, so every test also
  * cross-checks the runner's nanopb encoder), and records what arrives per
- * session. Test-only; header-only so each test file can include it. */
+ * session. Test-only; header-only so each test file can include it.
+ *
+ * Flow control: rp_open() announces no capabilities (the runner's old,
+ * credit-free behaviour). rp_open_flow() lists CAPABILITY_FLOW_CONTROL with
+ * a window; the parent then checks that no Output exceeds the credit it
+ * granted, tracks the stdin credit the runner grants (rp_session.in_credit)
+ * and, in RP_GRANT_AUTO mode, grants output credit back as it records
+ * Output (as a real parent does when its embedder consumes it). In
+ * RP_GRANT_NONE mode it grants nothing unless told (rp_credit). */
 #ifndef TETHER_TEST_RUNNER_PARENT_H
 #define TETHER_TEST_RUNNER_PARENT_H
 
@@ -27,6 +35,8 @@ typedef struct rp_session rp_session;
  * streams larger than RP_OUT_MAX); out_len still counts it. */
 typedef void (*rp_sink)(rp_session *s, int i, const uint8_t *p, size_t n);
 
+typedef enum rp_grant { RP_GRANT_AUTO = 0, RP_GRANT_NONE = 1 } rp_grant;
+
 struct rp_session {
   int nframes;           /* frames seen for this session */
   bool spawned;
@@ -43,6 +53,7 @@ struct rp_session {
   void *sink_arg;
   uint64_t truncated[2]; /* OutputTruncated.dropped */
   bool exited;
+  int nerrors_at_exit;   /* Errors before Exited */
   tether_msg_exited ex;
   int frames_after_exit;
   int nerrors;
@@ -52,6 +63,13 @@ struct rp_session {
   bool status_seen;
   bool status_running;
   uint64_t status_pid;
+  /* flow control (rp_open_flow) */
+  bool flow_init;        /* credits below were set for this session */
+  uint64_t out_credit[2]; /* what the runner may still send per stream */
+  uint64_t owed[2];      /* received, not yet granted back (AUTO) */
+  uint64_t in_credit;    /* stdin bytes we may still send */
+  uint64_t in_granted;   /* total Credit{STDIN} received */
+  int ncredits;          /* Credit{STDIN} frames received */
 };
 
 typedef struct rp {
@@ -68,6 +86,12 @@ typedef struct rp {
   uint32_t error0;
   bool error0_fatal;
   char error0_msg[1100];
+  bool goodbye;            /* the runner's Goodbye arrived */
+  int frames_after_goodbye;
+  /* flow control: both Hellos list the capability */
+  bool flow;
+  rp_grant grant;
+  uint32_t window, max_window; /* agreed */
 } rp;
 
 /* Starts the runner with `--fd 3` plus `extra` args (NULL-terminated). */
@@ -137,11 +161,23 @@ static void copy_text(char *dst, size_t cap, tether_bytes b) {
   dst[n] = '\0';
 }
 
+static void rp_flow_init(rp *c, rp_session *s) {
+  if (!c->flow || s->flow_init) return;
+  s->flow_init = true;
+  s->out_credit[0] = s->out_credit[1] = c->window;
+  s->in_credit = c->window;
+}
+
 /* Records one frame. */
 static void rp_record(rp *c, const tether_msg *m) {
   if (m->type == TETHER_MSG_HELLO) {
     c->hello = *m;
     c->got_hello = true;
+    return;
+  }
+  if (c->goodbye) c->frames_after_goodbye++;
+  if (m->session == 0 && m->type == TETHER_MSG_GOODBYE) {
+    c->goodbye = true;
     return;
   }
   if (m->session == 0) {
@@ -160,6 +196,7 @@ static void rp_record(rp *c, const tether_msg *m) {
   if (s->exited) s->frames_after_exit++;
   switch (m->type) {
   case TETHER_MSG_SPAWNED:
+    rp_flow_init(c, s);
     s->spawned = true;
     s->pid = m->u.spawned.pid;
     s->spawned_index = s->nframes;
@@ -182,6 +219,14 @@ static void rp_record(rp *c, const tether_msg *m) {
     CHECK(s->out_stream[i] == 0 || s->out_stream[i] == st); /* never mixed */
     s->out_stream[i] = st;
     CHECK_EQ_INT(m->u.output.offset, s->out_len[i]); /* no gaps, in order */
+    if (c->flow) {
+      /* never more than the credit we granted */
+      if (m->u.output.data.len > s->out_credit[i])
+        FAIL("session %u: %zu bytes of Output with %llu bytes of credit", m->session,
+             m->u.output.data.len, (unsigned long long)s->out_credit[i]);
+      s->out_credit[i] -= m->u.output.data.len;
+      s->owed[i] += m->u.output.data.len;
+    }
     if (s->sink) {
       s->sink(s, i, m->u.output.data.data, m->u.output.data.len);
       s->out_len[i] += m->u.output.data.len;
@@ -205,6 +250,7 @@ static void rp_record(rp *c, const tether_msg *m) {
     CHECK(s->spawned);
     CHECK(!s->exited);
     s->exited = true;
+    s->nerrors_at_exit = s->nerrors;
     s->ex = m->u.exited;
     break;
   case TETHER_MSG_ERROR:
@@ -213,6 +259,16 @@ static void rp_record(rp *c, const tether_msg *m) {
     s->last_error_fatal = m->u.error.fatal;
     copy_text(s->last_error_msg, sizeof s->last_error_msg, m->u.error.message);
     break;
+  case TETHER_MSG_CREDIT:
+    if (!c->flow) FAIL("session %u: Credit without flow control", m->session);
+    CHECK_EQ_INT(m->u.credit.stream, TETHER_STREAM_STDIN);
+    CHECK(s->spawned);
+    CHECK(!s->exited);
+    s->in_credit += m->u.credit.bytes;
+    s->in_granted += m->u.credit.bytes;
+    s->ncredits++;
+    CHECK(s->in_credit <= c->max_window);
+    break;
   case TETHER_MSG_STATUS_REPLY:
     s->status_seen = true;
     s->status_running = m->u.status_reply.running;
@@ -220,6 +276,37 @@ static void rp_record(rp *c, const tether_msg *m) {
     break;
   default:
     FAIL("unexpected %s from the runner", tether_msg_type_name(m->type));
+  }
+}
+
+static void rp_send(rp *c, const tether_msg *m);
+
+/* Credit{stream, bytes} on session `id` (and our view of the runner's
+ * credit grows by as much). */
+static void rp_credit(rp *c, uint32_t id, uint32_t stream, uint64_t bytes) {
+  tether_msg m;
+  memset(&m, 0, sizeof m);
+  m.session = id;
+  m.type = TETHER_MSG_CREDIT;
+  m.u.credit.stream = stream;
+  m.u.credit.bytes = bytes;
+  rp_send(c, &m);
+  int i = stream == TETHER_STREAM_STDERR ? 1 : 0;
+  if (c->flow && id < RP_MAX_SESSIONS && stream != TETHER_STREAM_STDIN)
+    c->s[id].out_credit[i] += bytes;
+}
+
+/* Grants back what session `id` received, per stream, once at least `min`
+ * bytes are owed. */
+static void rp_grant_owed(rp *c, uint32_t id, uint64_t min) {
+  if (id == 0 || id >= RP_MAX_SESSIONS) return;
+  rp_session *s = &c->s[id];
+  if (s->exited) return;
+  for (int i = 0; i < 2; i++) {
+    if (s->owed[i] == 0 || s->owed[i] < min) continue;
+    uint64_t n = s->owed[i];
+    s->owed[i] = 0;
+    rp_credit(c, id, s->out_stream[i] ? s->out_stream[i] : (i ? TETHER_STREAM_STDERR : TETHER_STREAM_STDOUT), n);
   }
 }
 
@@ -238,6 +325,8 @@ static int rp_pump(rp *c, int timeout_ms) {
       int d = tether_pbc_decode(c->dec, p, n, &m, &why);
       if (d) FAIL("runner sent an undecodable frame: %s", why ? why : "?");
       rp_record(c, &m);
+      if (c->flow && c->grant == RP_GRANT_AUTO && m.type == TETHER_MSG_OUTPUT)
+        rp_grant_owed(c, m.session, c->window / 4 ? c->window / 4 : 1);
       return 1;
     }
     if (rc < 0) {
@@ -301,6 +390,56 @@ static void rp_open(rp *c, const char *const *extra) {
   rp_until(c, pred_hello, NULL, 10000, "the runner's Hello");
 }
 
+/* The smaller non-zero value, or `dflt` if both are 0 (PROTOCOL.md §5.8). */
+static uint32_t rp_min_nonzero(uint32_t a, uint32_t b, uint32_t dflt) {
+  if (!a) return b ? b : dflt;
+  if (!b) return a;
+  return a < b ? a : b;
+}
+
+/* Starts a runner and completes a handshake with flow control: our Hello
+ * lists CAPABILITY_FLOW_CONTROL with `window` / `max_window` (0: no
+ * preference). The agreed values land in c->window / c->max_window. */
+static void rp_open_flow(rp *c, const char *const *extra, uint32_t window, uint32_t max_window,
+                         rp_grant grant) {
+  rp_start(c, extra);
+  tether_msg m;
+  tether_hello_init(&m, TETHER_ROLE_PARENT, "test-parent",
+                    TETHER_CAP_BIT(TETHER_CAP_FLOW_CONTROL), TETHER_FRAME_MAX_DEFAULT, 0);
+  m.u.hello.initial_window = window;
+  m.u.hello.max_window = max_window;
+  rp_send(c, &m);
+  rp_until(c, pred_hello, NULL, 10000, "the runner's Hello");
+  const tether_msg_hello *h = &c->hello.u.hello;
+  CHECK(h->capabilities & TETHER_CAP_BIT(TETHER_CAP_FLOW_CONTROL));
+  c->flow = true;
+  c->grant = grant;
+  c->max_window = rp_min_nonzero(max_window, h->max_window, TETHER_WINDOW_MAX);
+  c->window = rp_min_nonzero(window, h->initial_window, TETHER_WINDOW_DEFAULT);
+  if (c->window > c->max_window) c->window = c->max_window;
+}
+
+/* Stdin within the credit the runner granted: fails the test if `len`
+ * exceeds it (use rp_stdin for deliberate violations). */
+static void rp_stdin_bytes(rp *c, uint32_t id, const uint8_t *data, size_t len, uint64_t offset) {
+  rp_session *s = &c->s[id];
+  if (c->flow) {
+    rp_flow_init(c, s);
+    if (len > s->in_credit) FAIL("test bug: %zu stdin bytes with %llu credit", len,
+                                 (unsigned long long)s->in_credit);
+    s->in_credit -= len;
+  }
+  tether_msg m;
+  memset(&m, 0, sizeof m);
+  m.session = id;
+  m.type = TETHER_MSG_STDIN;
+  m.u.stdin_data.data.data = data;
+  m.u.stdin_data.data.len = len;
+  m.u.stdin_data.offset = offset;
+  rp_send(c, &m);
+}
+
+
 /* Waits for the runner process; returns its wait status (fails after
  * timeout_ms). */
 static int rp_wait_runner(rp *c, int timeout_ms) {
@@ -313,6 +452,19 @@ static int rp_wait_runner(rp *c, int timeout_ms) {
     if (test_now_ms() > deadline) FAIL("runner did not exit within %d ms", timeout_ms);
     usleep(2000);
   }
+}
+
+/* Expects the runner to send a fatal Error{code} on session 0, close and
+ * exit non-zero. Frees c. */
+static void rp_expect_fatal_exit(rp *c, uint32_t code) {
+  rp_until(c, pred_error0, NULL, 10000, "a connection Error");
+  CHECK_EQ_INT(c->error0, code);
+  CHECK(c->error0_fatal);
+  rp_until(c, pred_closed, NULL, 10000, "the runner to close");
+  int st = rp_wait_runner(c, 10000);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) != 0);
+  rp_free(c);
 }
 
 /* ---- building frames ---- */

@@ -37,6 +37,7 @@ typedef struct srec {
   int status_seen, status_running;
   int free_in_exit;      /* tether_session_free from on_exit */
   int incallback_checked;
+  unsigned streams;      /* 1 << stream of every Output delivered */
 } srec;
 
 typedef struct rec {
@@ -64,6 +65,7 @@ static void cb_failed(tether_session *s, const tether_spawn_failure *f, void *ud
 static void cb_output(tether_session *s, int stream, const void *d, size_t n, void *ud) {
   srec *r = srec_of(s);
   int i = stream == TETHER_STREAM_STDERR;
+  r->streams |= 1u << stream;
   r->out[i] = realloc(r->out[i], r->len[i] + n + 1);
   memcpy(r->out[i] + r->len[i], d, n);
   r->len[i] += n;
@@ -201,7 +203,7 @@ TEST(printf_exit7) {
   tether_runner_info info;
   tether_parent_runner_info(p, &info);
   CHECK_EQ_STR(info.implementation, "tether-runner");
-  CHECK_EQ_INT(info.version, 1);
+  CHECK_EQ_INT(info.version, TETHER_PROTOCOL_VERSION_MAX);
   CHECK(info.pid > 0);
   tether_session_free(s);
   CHECK_OK(tether_parent_free(p));
@@ -618,13 +620,15 @@ typedef enum fake_kind {
   FK_SECOND_HELLO,
   FK_OVER_CAP,
   FK_TOO_LARGE,
+  FK_STDOUT_ON_PTY,
   /* not violations */
   FK_EOF_MID_SESSION,
   FK_FATAL_ERROR,
   FK_SESSION_ERROR,
   FK_FREED_SESSION,
   FK_STALL,
-  FK_FLOW
+  FK_FLOW,
+  FK_PTY_FLOW
 } fake_kind;
 
 /* Handshake variants. */
@@ -638,11 +642,19 @@ typedef enum fake_hello {
   FH_GARBAGE
 } fake_hello;
 
+/* The last Spawn's io_mode (5), pty_rows (6), pty_cols (7). */
+static uint64_t fake_spawn_io, fake_spawn_rows, fake_spawn_cols;
+
 /* Reads the parent's frames until it sends a Spawn; returns its session. */
 static uint32_t fake_await_spawn(int fd) {
   pf_frame f;
   while (pf_recv(fd, &f) == 0)
-    if (f.body == 3) return f.session;
+    if (f.body == 3) {
+      fake_spawn_io = pf_body_field(&f, 5);
+      fake_spawn_rows = pf_body_field(&f, 6);
+      fake_spawn_cols = pf_body_field(&f, 7);
+      return f.session;
+    }
   _exit(4);
 }
 
@@ -685,7 +697,7 @@ static int fake_main(int fd, fake_hello h, fake_kind k) {
       return fake_drain(fd, 9);
     case FH_GARBAGE: pf_send_raw(fd, "\xff\xff\xff", 3); break;
     default:
-      if (k == FK_FLOW) {
+      if (k == FK_FLOW || k == FK_PTY_FLOW) {
         /* Flow control on, with a 64 KiB window. */
         pf_hello_body(&b, 1, 1, 2);
         pf_uint(&b, 6, 5);
@@ -758,6 +770,10 @@ static int fake_main(int fd, fake_hello h, fake_kind k) {
       pf_write_all(fd, hdr, 4);
       break;
     }
+    case FK_STDOUT_ON_PTY:
+      pf_spawned(fd, sid, 42);
+      pf_output(fd, sid, 1, "x", 1, 0);
+      break;
     case FK_EOF_MID_SESSION:
       pf_spawned(fd, sid, 42);
       pf_output(fd, sid, 1, "partial", 7, 0);
@@ -814,6 +830,31 @@ static int fake_main(int fd, fake_hello h, fake_kind k) {
         if (f.body == 13 && pf_body_field(&f, 1) == 1) credit += pf_body_field(&f, 2);
       }
       pf_output(fd, sid, 1, "z", 1, 65536);
+      pf_exited(fd, sid, 0);
+      return fake_drain(fd, 999) == 3 ? 0 : 7;
+    }
+    case FK_PTY_FLOW: {
+      /* A pty session: the Spawn says so, output is STREAM_PTY, the parent
+       * grants Credit{PTY} (nothing else) and sends the Resize. */
+      pf_frame f;
+      uint64_t credit = 0, rows = 0, cols = 0;
+      if (fake_spawn_io != 2 || fake_spawn_rows != 30 || fake_spawn_cols != 100) return 20;
+      pf_spawned(fd, sid, 42);
+      static char chunk[65536];
+      pf_output(fd, sid, 3, chunk, sizeof chunk, 0); /* the whole window */
+      while (credit < 65536 || rows == 0) {
+        if (pf_recv(fd, &f) < 0) return 21;
+        if (f.body == 13) {
+          if (pf_body_field(&f, 1) != 3) return 22;
+          credit += pf_body_field(&f, 2);
+        }
+        if (f.body == 10) {
+          rows = pf_body_field(&f, 1);
+          cols = pf_body_field(&f, 2);
+        }
+      }
+      if (credit != 65536 || rows != 40 || cols != 120) return 23;
+      pf_output(fd, sid, 3, "z", 1, 65536);
       pf_exited(fd, sid, 0);
       return fake_drain(fd, 999) == 3 ? 0 : 7;
     }
@@ -886,6 +927,9 @@ typedef struct hostile_run {
   fake f;
 } hostile_run;
 
+/* The io mode of hostile_open's session (30x100 for a pty). */
+static tether_io_mode hostile_io_mode = TETHER_IO_MODE_PIPES;
+
 static void hostile_open(hostile_run *h, fake_kind k, int merge, uint64_t cap) {
   tether_parent_options o;
   memset(h, 0, sizeof *h);
@@ -906,6 +950,11 @@ static void hostile_open(hostile_run *h, fake_kind k, int merge, uint64_t cap) {
   so.merge_stderr = merge;
   so.stdout_cap = cap;
   so.userdata = &h->r;
+  so.io_mode = hostile_io_mode;
+  if (hostile_io_mode == TETHER_IO_MODE_PTY) {
+    so.pty_rows = 30;
+    so.pty_cols = 100;
+  }
   CHECK_OK(tether_session_spawn(h->p, &so, &h->s));
 }
 
@@ -967,6 +1016,10 @@ TEST(hostile_parent_only_frame) {
 TEST(hostile_second_hello) { hostile_violation(FK_SECOND_HELLO, 0, TETHER_CAP_NONE, "second Hello"); }
 TEST(hostile_over_cap) { hostile_violation(FK_OVER_CAP, 0, 10, "past its cap"); }
 TEST(hostile_too_large) { hostile_violation(FK_TOO_LARGE, 0, TETHER_CAP_NONE, "bad frame"); }
+TEST(hostile_stdout_on_pty) {
+  hostile_io_mode = TETHER_IO_MODE_PTY;
+  hostile_violation(FK_STDOUT_ON_PTY, 0, TETHER_CAP_NONE, "stream 1 (stdout) for session 1, a terminal");
+}
 
 TEST(hostile_eof_mid_session) {
   hostile_run h;
@@ -1077,6 +1130,24 @@ TEST(flow_control) {
   LEAK_CHECK();
 }
 
+TEST(pty_flow_control) {
+  hostile_run h;
+  hostile_io_mode = TETHER_IO_MODE_PTY;
+  hostile_open(&h, FK_PTY_FLOW, 0, TETHER_CAP_NONE);
+  CHECK_OK(tether_session_resize(h.s, 40, 120)); /* allowed before Spawned */
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(h.s, 5000, &st));
+  CHECK_EQ_INT(h.r.len[0], 65537);
+  CHECK_EQ_INT(st.stdout_bytes, 65537);
+  CHECK_EQ_INT(h.r.streams, 1u << TETHER_STREAM_PTY);
+  CHECK_EQ_INT(h.g.conn_errors + h.g.session_errors, 0);
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0);
+  srec_free(&h.r);
+  LEAK_CHECK();
+}
+
 TEST_MAIN(TEST_ENTRY(printf_exit7), TEST_ENTRY(missing_program), TEST_ENTRY(stdin_cat),
           TEST_ENTRY(signals), TEST_ENTRY(terminate_and_timeout), TEST_ENTRY(capture_caps),
           TEST_ENTRY(concurrent_200), TEST_ENTRY(runner_killed),
@@ -1096,4 +1167,9 @@ TEST_MAIN(TEST_ENTRY(printf_exit7), TEST_ENTRY(missing_program), TEST_ENTRY(stdi
           TEST_ENTRY(hostile_over_cap), TEST_ENTRY(hostile_too_large),
           TEST_ENTRY(hostile_eof_mid_session), TEST_ENTRY(hostile_fatal_error_frame),
           TEST_ENTRY(hostile_session_error_is_report), TEST_ENTRY(hostile_freed_session_dropped),
-          TEST_ENTRY(hostile_stalled_runner), TEST_ENTRY(flow_control))
+          TEST_ENTRY(hostile_stalled_runner), TEST_ENTRY(flow_control),
+          TEST_ENTRY(hostile_stdout_on_pty), TEST_ENTRY(pty_flow_control),
+          TEST_ENTRY(pty_basic), TEST_ENTRY(pty_resize), TEST_ENTRY(pty_bad_options),
+          TEST_ENTRY(pty_stdin_eof), TEST_ENTRY(pty_ctrl_c), TEST_ENTRY(pty_capture),
+          TEST_ENTRY(pty_bulk_exact), TEST_ENTRY(pty_last_output_300),
+          TEST_ENTRY(pty_terminate_interactive))

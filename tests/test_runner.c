@@ -16,15 +16,36 @@ static void goodbye_and_exit0(rp *c) {
   rp_free(c);
 }
 
-static void expect_fatal_exit(rp *c, uint32_t code) {
-  rp_until(c, pred_error0, NULL, 10000, "a connection Error");
-  CHECK_EQ_INT(c->error0, code);
-  CHECK(c->error0_fatal);
-  rp_until(c, pred_closed, NULL, 10000, "the runner to close");
-  int st = rp_wait_runner(c, 10000);
-  CHECK(WIFEXITED(st));
-  CHECK(WEXITSTATUS(st) != 0);
-  rp_free(c);
+static void expect_fatal_exit(rp *c, uint32_t code) { rp_expect_fatal_exit(c, code); }
+
+/* Waits until session `id` has more than `n` Errors; returns the newest. */
+static uint32_t wait_error_after(rp *c, uint32_t id, int n) {
+  uint64_t deadline = test_now_ms() + 10000;
+  while (c->s[id].nerrors <= n) {
+    if (test_now_ms() > deadline) FAIL("no Error on session %u", id);
+    CHECK(rp_pump(c, 1000) >= 0);
+  }
+  return c->s[id].last_error;
+}
+
+/* Pumps for `ms` whatever arrives (the connection must stay up). */
+static void pump_for(rp *c, int ms) {
+  uint64_t end = test_now_ms() + (uint64_t)ms;
+  for (uint64_t now; (now = test_now_ms()) < end;) CHECK(rp_pump(c, (int)(end - now)) >= 0);
+}
+
+/* The runner's resident set, KiB. */
+static long rss_kib(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  CHECK(f);
+  long kib = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %ld", &kib) == 1) break;
+  fclose(f);
+  CHECK(kib > 0);
+  return kib;
 }
 
 /* ------------------------------------------------------------ handshake */
@@ -38,11 +59,20 @@ TEST(handshake) {
   CHECK_EQ_INT(h->version_max, TETHER_PROTOCOL_VERSION_MAX);
   uint32_t want = TETHER_CAP_BIT(TETHER_CAP_PIPES) | TETHER_CAP_BIT(TETHER_CAP_PTY) |
                   TETHER_CAP_BIT(TETHER_CAP_SIGNALS) |
+                  TETHER_CAP_BIT(TETHER_CAP_FLOW_CONTROL) |
                   TETHER_CAP_BIT(TETHER_CAP_PROCESS_GROUPS) |
                   TETHER_CAP_BIT(TETHER_CAP_RESOURCE_USAGE);
-  CHECK_EQ_INT(h->capabilities, want);
+  /* PERMISSION_PROFILES depends on what the kernel can enforce */
+  CHECK_EQ_INT(h->capabilities & ~TETHER_CAP_BIT(TETHER_CAP_PERMISSION_PROFILES), want);
   CHECK_EQ_INT(h->max_frame_size, TETHER_FRAME_MAX_DEFAULT);
   CHECK_EQ_INT(h->max_sessions, TETHER_SESSIONS_MAX_DEFAULT);
+  CHECK_EQ_INT(h->initial_window, TETHER_WINDOW_DEFAULT);
+  CHECK_EQ_INT(h->max_window, TETHER_WINDOW_MAX);
+  goodbye_and_exit0(&c);
+  /* configured windows */
+  rp_open(&c, ARGV("--window", "65536", "--max-window", "1048576"));
+  CHECK_EQ_INT(c.hello.u.hello.initial_window, 65536);
+  CHECK_EQ_INT(c.hello.u.hello.max_window, 1048576);
   goodbye_and_exit0(&c);
 }
 
@@ -189,18 +219,28 @@ TEST(unix_socket_listen) {
 }
 
 TEST(usage_errors) {
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 2);
-    execl(TETHER_RUNNER_PATH, "tether-runner", "--bogus", (char *)NULL);
-    _exit(127);
+  static const char *const cases[][6] = {
+    { "--bogus", NULL },
+    { "--stdio", "--window", "0", NULL },
+    { "--stdio", "--window", "16777217", NULL },
+    { "--stdio", "--max-window", "1000", NULL }, /* below the default window */
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 2);
+      const char *argv[8] = { "tether-runner" };
+      for (int i = 0; cases[k][i]; i++) argv[i + 1] = cases[k][i];
+      execv(TETHER_RUNNER_PATH, (char **)argv);
+      _exit(127);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st));
+    CHECK_EQ_INT(WEXITSTATUS(st), 2);
   }
-  int st;
-  CHECK(waitpid(pid, &st, 0) == pid);
-  CHECK(WIFEXITED(st));
-  CHECK_EQ_INT(WEXITSTATUS(st), 2);
 }
 
 /* ------------------------------------------------------------ spawn */
@@ -307,6 +347,10 @@ TEST(spawn_bad_requests) {
   rp_spawn_init(&sp, 1, NOARGS);
   rp_send(&c, &sp.m);
   expect_spawn_failed(&c, 1, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0);
+  /* empty argv[0] */
+  rp_spawn_init(&sp, 6, ARGV("", "x"));
+  rp_send(&c, &sp.m);
+  expect_spawn_failed(&c, 6, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0);
   /* embedded NUL */
   rp_spawn_init(&sp, 2, ARGV("echo", "x"));
   sp.argv[1].data = (const uint8_t *)"a\0b";
@@ -324,12 +368,16 @@ TEST(spawn_bad_requests) {
   sp.m.u.spawn.io_mode = 9;
   rp_send(&c, &sp.m);
   expect_spawn_failed(&c, 5, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0);
-  /* restrictive permission profiles fail closed */
+  /* restrictive permission profiles fail closed when the runner cannot
+   * enforce them (it then does not list PERMISSION_PROFILES) */
   rp_spawn_init(&sp, 4, ARGV("true"));
   sp.m.u.spawn.has_profile = true;
   sp.m.u.spawn.profile.network = TETHER_NET_DENIED;
   rp_send(&c, &sp.m);
-  expect_spawn_failed(&c, 4, TETHER_STAGE_PERMISSIONS, TETHER_SPAWN_ERR_UNSUPPORTED, 0);
+  if (!(c.hello.u.hello.capabilities & TETHER_CAP_BIT(TETHER_CAP_PERMISSION_PROFILES)))
+    expect_spawn_failed(&c, 4, TETHER_STAGE_PERMISSIONS, TETHER_SPAWN_ERR_UNSUPPORTED, 0);
+  else
+    rp_wait_done(&c, 4);
   goodbye_and_exit0(&c);
 }
 
@@ -497,6 +545,8 @@ TEST(stdin_queue_limit) {
   goodbye_and_exit0(&c);
 }
 
+/* A gap or an overlap in Stdin offsets breaks the parent's own state
+ * machine: Error{PROTOCOL, fatal} (PROTOCOL.md §6.4). */
 TEST(stdin_offset_gap) {
   rp c;
   rp_open(&c, NOARGS);
@@ -504,13 +554,41 @@ TEST(stdin_offset_gap) {
   rp_wait_spawned(&c, 1);
   rp_stdin(&c, 1, "abc", 0);
   rp_stdin(&c, 1, "def", 5); /* gap */
-  rp_wait_error(&c, 1);
-  CHECK_EQ_INT(c.s[1].last_error, TETHER_WIRE_INVALID);
-  CHECK(!c.s[1].last_error_fatal);
-  rp_stdin(&c, 1, "def", 3); /* the right offset still works */
+  uint64_t pid = c.s[1].pid;
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+  CHECK(!rp_pid_alive(pid));
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("cat"));
+  rp_stdin(&c, 1, "abc", 0);
+  rp_stdin(&c, 1, "bc", 1); /* overlap */
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+}
+
+/* Stdin after StdinClose, and a second StdinClose: fatal PROTOCOL. */
+TEST(stdin_after_stdin_close) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+  rp_stdin(&c, 1, "abc", 0);
   rp_simple(&c, 1, TETHER_MSG_STDIN_CLOSE);
+  rp_stdin(&c, 1, "def", 3);
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+  rp_simple(&c, 1, TETHER_MSG_STDIN_CLOSE);
+  rp_simple(&c, 1, TETHER_MSG_STDIN_CLOSE);
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+  /* StdinClose on a STDIN_MODE_NULL session is refused (INVALID), like Stdin */
+  rp_open(&c, NOARGS);
+  rp_spawn sp;
+  rp_spawn_init(&sp, 1, ARGV("sleep", "100"));
+  sp.m.u.spawn.stdin_mode = TETHER_STDIN_NULL;
+  rp_send(&c, &sp.m);
+  rp_simple(&c, 1, TETHER_MSG_STDIN_CLOSE);
+  CHECK_EQ_INT(wait_error_after(&c, 1, 0), TETHER_WIRE_INVALID);
+  CHECK(!c.s[1].last_error_fatal);
+  rp_terminate(&c, 1, 100);
   rp_wait_done(&c, 1);
-  CHECK_EQ_MEM(c.s[1].out[0], c.s[1].out_len[0], "abcdef", 6);
   goodbye_and_exit0(&c);
 }
 
@@ -549,9 +627,11 @@ TEST(signal_group_and_unknown) {
   rp_open(&c, NOARGS);
   rp_spawn_argv(&c, 1, ARGV("sh", "-c", "sleep 100; exit 3"));
   rp_wait_spawned(&c, 1);
-  rp_signal(&c, 1, 99, false);
-  rp_wait_error(&c, 1);
-  CHECK_EQ_INT(c.s[1].last_error, TETHER_WIRE_UNSUPPORTED);
+  rp_signal(&c, 1, 99, false); /* unknown: INVALID (PROTOCOL.md §5.6) */
+  CHECK_EQ_INT(wait_error_after(&c, 1, 0), TETHER_WIRE_INVALID);
+  CHECK(!c.s[1].last_error_fatal);
+  rp_signal(&c, 1, 0, true); /* SIGNAL_UNSPECIFIED: INVALID */
+  CHECK_EQ_INT(wait_error_after(&c, 1, 1), TETHER_WIRE_INVALID);
   rp_signal(&c, 1, TETHER_SIG_KILL, true); /* the shell and its sleep */
   rp_wait_done(&c, 1);
   CHECK(c.s[1].ex.signaled);
@@ -879,6 +959,345 @@ TEST(runner_only_frame_from_parent) {
   expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
 }
 
+/* ------------------------------------------------------------ flow control */
+
+/* Not negotiated (our Hello lacks the capability): Credit frames are
+ * ignored, even nonsense ones and ones for sessions that are not live. */
+TEST(flow_credit_ignored_without_flow) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+  rp_wait_spawned(&c, 1);
+  rp_credit(&c, 1, TETHER_STREAM_STDOUT, UINT64_MAX);
+  rp_credit(&c, 1, TETHER_STREAM_STDIN, 5);
+  rp_credit(&c, 1, 99, 5);
+  rp_credit(&c, 77, TETHER_STREAM_STDOUT, 5);
+  rp_simple(&c, 1, TETHER_MSG_STATUS_REQUEST);
+  uint32_t id = 1;
+  rp_until(&c, pred_status, &id, 10000, "StatusReply");
+  CHECK_EQ_INT(c.s[1].nerrors, 0);
+  CHECK_EQ_INT(c.s[77].nerrors, 0);
+  CHECK_EQ_INT(c.nerrors0, 0);
+  rp_terminate(&c, 1, 100);
+  rp_wait_done(&c, 1);
+  goodbye_and_exit0(&c);
+}
+
+/* The agreed window is the smaller non-zero initial_window of the two
+ * Hellos; output stops there until the parent grants more. The child
+ * blocks on its own write: `done` (after 1 MB on stdout) does not reach
+ * stderr, whose own window is open, while stdout credit is withheld. */
+TEST(flow_output_stops_at_window) {
+  rp c;
+  rp_open_flow(&c, NOARGS, 65536, 0, RP_GRANT_NONE);
+  CHECK_EQ_INT(c.window, 65536);
+  rp_spawn_argv(&c, 1, ARGV("sh", "-c", "head -c 1000000 /dev/zero; echo done >&2"));
+  rp_wait_spawned(&c, 1);
+  pump_for(&c, 700);
+  rp_session *s = &c.s[1];
+  CHECK_EQ_INT(s->out_len[0], 65536); /* the whole window, not a byte more */
+  CHECK_EQ_INT(s->out_len[1], 0);     /* head is blocked: no "done" yet */
+  CHECK(!s->exited);
+  rp_simple(&c, 1, TETHER_MSG_STATUS_REQUEST);
+  uint32_t id = 1;
+  rp_until(&c, pred_status, &id, 10000, "StatusReply");
+  CHECK(s->status_running);
+  /* credit in small, uneven grants: output resumes and ends complete */
+  uint64_t grants = 0;
+  uint64_t deadline = test_now_ms() + 30000;
+  while (!s->exited) {
+    CHECK(test_now_ms() < deadline);
+    if (s->out_credit[0] == 0) {
+      rp_credit(&c, 1, TETHER_STREAM_STDOUT, 10000 + (grants % 7) * 1000);
+      grants++;
+    }
+    CHECK(rp_pump(&c, 200) >= 0);
+  }
+  CHECK_EQ_INT(s->out_len[0], 1000000);
+  CHECK_EQ_MEM(s->out[1], s->out_len[1], "done\n", 5);
+  CHECK_EQ_INT(s->ex.code, 0);
+  CHECK_EQ_INT(s->nerrors, 0);
+  goodbye_and_exit0(&c);
+}
+
+/* A pty session's single stream has the same window. */
+TEST(flow_pty_window) {
+  rp c;
+  rp_open_flow(&c, NOARGS, 65536, 0, RP_GRANT_NONE);
+  rp_spawn sp;
+  rp_spawn_init(&sp, 1, ARGV("head", "-c", "300000", "/dev/zero"));
+  sp.m.u.spawn.io_mode = TETHER_IO_PTY;
+  sp.m.u.spawn.stdin_mode = TETHER_STDIN_NULL;
+  rp_send(&c, &sp.m);
+  rp_wait_spawned(&c, 1);
+  pump_for(&c, 700);
+  rp_session *s = &c.s[1];
+  CHECK_EQ_INT(s->out_len[0], 65536);
+  CHECK_EQ_INT(s->out_stream[0], TETHER_STREAM_PTY);
+  CHECK(!s->exited);
+  rp_credit(&c, 1, TETHER_STREAM_STDOUT, 1); /* not this session's stream */
+  CHECK_EQ_INT(wait_error_after(&c, 1, 0), TETHER_WIRE_INVALID);
+  c.s[1].out_credit[0] -= 1; /* (rp_credit counted it) */
+  c.grant = RP_GRANT_AUTO;
+  rp_credit(&c, 1, TETHER_STREAM_PTY, 65536);
+  rp_wait_done(&c, 1);
+  CHECK_EQ_INT(s->out_len[0], 300000);
+  CHECK_EQ_INT(s->ex.code, 0);
+  goodbye_and_exit0(&c);
+}
+
+/* Credit past max_window: Error{LIMIT}, ignored; Credit for a stream the
+ * session lacks: Error{INVALID}. Neither ends the session. */
+TEST(flow_credit_errors) {
+  rp c;
+  rp_open_flow(&c, NOARGS, 65536, 131072, RP_GRANT_NONE);
+  CHECK_EQ_INT(c.max_window, 131072);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+  rp_spawn sp;
+  rp_spawn_init(&sp, 2, ARGV("sleep", "100"));
+  sp.m.u.spawn.merge_stderr = true;
+  rp_send(&c, &sp.m);
+  rp_wait_spawned(&c, 1);
+  rp_wait_spawned(&c, 2);
+  rp_session *s = &c.s[1];
+  rp_credit(&c, 1, TETHER_STREAM_STDOUT, 65536); /* now exactly max_window */
+  rp_credit(&c, 1, TETHER_STREAM_STDERR, 0);     /* a no-op */
+  rp_simple(&c, 1, TETHER_MSG_STATUS_REQUEST);
+  uint32_t id = 1;
+  rp_until(&c, pred_status, &id, 10000, "StatusReply");
+  CHECK_EQ_INT(s->nerrors, 0);
+  rp_credit(&c, 1, TETHER_STREAM_STDOUT, 1);
+  CHECK_EQ_INT(wait_error_after(&c, 1, 0), TETHER_WIRE_LIMIT);
+  CHECK(!s->last_error_fatal);
+  rp_credit(&c, 1, TETHER_STREAM_STDERR, UINT64_MAX);
+  CHECK_EQ_INT(wait_error_after(&c, 1, 1), TETHER_WIRE_LIMIT);
+  rp_credit(&c, 1, TETHER_STREAM_PTY, 1);
+  CHECK_EQ_INT(wait_error_after(&c, 1, 2), TETHER_WIRE_INVALID);
+  rp_credit(&c, 1, TETHER_STREAM_STDIN, 1);
+  CHECK_EQ_INT(wait_error_after(&c, 1, 3), TETHER_WIRE_INVALID);
+  rp_credit(&c, 1, 99, 1);
+  CHECK_EQ_INT(wait_error_after(&c, 1, 4), TETHER_WIRE_INVALID);
+  CHECK(!s->last_error_fatal);
+  rp_credit(&c, 2, TETHER_STREAM_STDERR, 1); /* merged into stdout */
+  CHECK_EQ_INT(wait_error_after(&c, 2, 0), TETHER_WIRE_INVALID);
+  rp_credit(&c, 9, TETHER_STREAM_STDOUT, 1);
+  CHECK_EQ_INT(wait_error_after(&c, 9, 0), TETHER_WIRE_UNKNOWN_SESSION);
+  CHECK(!s->exited && !c.s[2].exited);
+  CHECK_EQ_INT(c.nerrors0, 0);
+  rp_terminate(&c, 1, 100);
+  rp_terminate(&c, 2, 100);
+  rp_wait_done(&c, 1);
+  rp_wait_done(&c, 2);
+  goodbye_and_exit0(&c);
+}
+
+/* Stdin beyond the credit the runner granted is a parent bug:
+ * Error{PROTOCOL, fatal}. */
+TEST(flow_stdin_beyond_credit) {
+  static uint8_t buf[262145];
+  memset(buf, 'x', sizeof buf);
+  rp c;
+  /* one frame larger than the whole window */
+  rp_open_flow(&c, NOARGS, 65536, 0, RP_GRANT_AUTO);
+  rp_spawn_argv(&c, 1, ARGV("cat"));
+  rp_wait_spawned(&c, 1);
+  c.flow = false; /* (so rp_stdin_bytes does not refuse) */
+  rp_stdin_bytes(&c, 1, buf, 65537, 0);
+  c.flow = true;
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+  /* the window used up in several frames while the child reads nothing
+   * (its pipe takes 64 KiB of the 256 KiB: less than the half window
+   * after which the runner grants), then one byte more */
+  rp_open_flow(&c, NOARGS, 262144, 0, RP_GRANT_AUTO);
+  CHECK_EQ_INT(c.window, 262144);
+  rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+  rp_wait_spawned(&c, 1);
+  for (int i = 0; i < 4; i++) rp_stdin_bytes(&c, 1, buf, 65536, (uint64_t)i * 65536);
+  CHECK_EQ_INT(c.s[1].in_credit, 0);
+  c.flow = false;
+  rp_stdin_bytes(&c, 1, buf, 1, 262144);
+  c.flow = true;
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+}
+
+/* Position k of the test stream. */
+static uint8_t gen_byte(uint64_t k) {
+  uint64_t x = k * 0x9E3779B97F4A7C15ull;
+  return (uint8_t)(x >> 56 ^ x >> 29 ^ k);
+}
+
+static void sink_check(rp_session *s, int i, const uint8_t *p, size_t n) {
+  CHECK_EQ_INT(i, 0);
+  uint64_t at = s->out_len[0];
+  for (size_t k = 0; k < n; k++)
+    if (p[k] != gen_byte(at + k)) FAIL("output byte %llu differs", (unsigned long long)(at + k));
+}
+
+static void sink_discard(rp_session *s, int i, const uint8_t *p, size_t n) {
+  (void)s; (void)i; (void)p; (void)n;
+}
+
+/* `cat` fed and read at full speed in one session: stdin and output both
+ * saturated, with credit in both directions and no deadlock; the output is
+ * byte-identical. `window` 0: the runner's default. */
+static void check_cat_saturated(uint32_t window, uint64_t total) {
+  rp c;
+  rp_open_flow(&c, NOARGS, window, 0, RP_GRANT_AUTO);
+  rp_spawn_argv(&c, 1, ARGV("cat"));
+  rp_session *s = &c.s[1];
+  s->sink = sink_check;
+  static uint8_t buf[60000];
+  uint64_t sent = 0;
+  bool closed = false;
+  uint64_t deadline = test_now_ms() + 300000;
+  while (!s->exited) {
+    CHECK(test_now_ms() < deadline);
+    bool progress = false;
+    rp_flow_init(&c, s);
+    if (sent < total && s->in_credit > 0) {
+      size_t n = sizeof buf;
+      if (n > s->in_credit) n = (size_t)s->in_credit;
+      if (n > total - sent) n = (size_t)(total - sent);
+      for (size_t k = 0; k < n; k++) buf[k] = gen_byte(sent + k);
+      rp_stdin_bytes(&c, 1, buf, n, sent);
+      sent += n;
+      progress = true;
+    } else if (sent == total && !closed) {
+      rp_simple(&c, 1, TETHER_MSG_STDIN_CLOSE);
+      closed = true;
+    }
+    int r, got = 0;
+    while ((r = rp_pump(&c, 0)) == 1) got++;
+    CHECK(r >= 0);
+    if (!progress && !got) CHECK(rp_pump(&c, 50) >= 0);
+  }
+  CHECK_EQ_INT(s->out_len[0], total);
+  CHECK_EQ_INT(s->out_len[1], 0);
+  CHECK_EQ_INT(s->ex.code, 0);
+  /* (a Credit we sent may cross the Exited: UNKNOWN_SESSION, §6.1) */
+  if (s->nerrors_at_exit) FAIL("Error %u: %s", s->last_error, s->last_error_msg);
+  if (s->nerrors) CHECK_EQ_INT(s->last_error, TETHER_WIRE_UNKNOWN_SESSION);
+  CHECK(s->ncredits > 0);
+  /* everything but (at most) the last window came back as credit */
+  CHECK(s->in_granted + c.window >= total);
+  goodbye_and_exit0(&c);
+}
+
+TEST(flow_cat_saturated_32MiB) { check_cat_saturated(0, 32u << 20); }
+
+/* A tiny window still gets everything through. */
+TEST(flow_cat_small_window) { check_cat_saturated(1000, 3u << 20); }
+
+/* Bytes past a cap cost no credit: a capped stream keeps draining with no
+ * credit at all, so the child finishes. A cap larger than the window waits
+ * for credit for the bytes it will send. */
+TEST(flow_capped_stream_drains) {
+  rp c;
+  rp_open_flow(&c, NOARGS, 65536, 0, RP_GRANT_NONE);
+  rp_spawn sp;
+  rp_spawn_init(&sp, 1, ARGV("sh", "-c",
+                             "head -c 3000000 /dev/zero; head -c 2000000 /dev/zero >&2; echo done"));
+  sp.m.u.spawn.has_stdout_cap = true;
+  sp.m.u.spawn.stdout_cap = 1000;
+  sp.m.u.spawn.has_stderr_cap = true;
+  sp.m.u.spawn.stderr_cap = 0;
+  rp_send(&c, &sp.m);
+  rp_wait_done(&c, 1);
+  rp_session *s = &c.s[1];
+  CHECK_EQ_INT(s->out_len[0], 1000);
+  CHECK_EQ_INT(s->truncated[0], 3000005 - 1000);
+  CHECK_EQ_INT(s->out_len[1], 0);
+  CHECK_EQ_INT(s->truncated[1], 2000000);
+  CHECK_EQ_INT(s->ex.code, 0);
+
+  rp_spawn_init(&sp, 2, ARGV("head", "-c", "3000000", "/dev/zero"));
+  sp.m.u.spawn.has_stdout_cap = true;
+  sp.m.u.spawn.stdout_cap = 100000;
+  rp_send(&c, &sp.m);
+  rp_wait_spawned(&c, 2);
+  pump_for(&c, 500);
+  s = &c.s[2];
+  CHECK_EQ_INT(s->out_len[0], 65536);
+  CHECK(!s->exited);
+  rp_credit(&c, 2, TETHER_STREAM_STDOUT, 100000 - 65536); /* exactly the rest of the cap */
+  rp_wait_done(&c, 2);
+  CHECK_EQ_INT(s->out_len[0], 100000);
+  CHECK_EQ_INT(s->truncated[0], 3000000 - 100000);
+  CHECK_EQ_INT(s->ex.code, 0);
+  CHECK_EQ_INT(s->nerrors, 0);
+  goodbye_and_exit0(&c);
+}
+
+/* Children flood while the parent grants credit slowly: the runner's memory
+ * stays bounded (it never reads more than the credit). Then the parent
+ * grants each stream the most credit it may (max_window, 16 MiB) and stops
+ * reading the connection: the channel's pending-output bound still holds. */
+TEST(flow_memory_bounded) {
+  enum { N = 8 };
+  rp c;
+  rp_open_flow(&c, NOARGS, 0, 0, RP_GRANT_NONE);
+  CHECK_EQ_INT(c.window, TETHER_WINDOW_DEFAULT);
+  CHECK_EQ_INT(c.max_window, TETHER_WINDOW_MAX);
+  for (uint32_t id = 1; id <= N; id++) {
+    rp_spawn_argv(&c, id, ARGV("head", "-c", "2000000000", "/dev/zero"));
+    c.s[id].sink = sink_discard;
+  }
+  for (uint32_t id = 1; id <= N; id++) rp_wait_spawned(&c, id);
+  long peak = 0;
+  uint64_t end = test_now_ms() + 2000;
+  while (test_now_ms() < end) {
+    for (uint32_t id = 1; id <= N; id++)
+      if (c.s[id].out_credit[0] == 0) rp_credit(&c, id, TETHER_STREAM_STDOUT, 65536);
+    pump_for(&c, 20);
+    long kib = rss_kib(c.pid);
+    if (kib > peak) peak = kib;
+  }
+  for (uint32_t id = 1; id <= N; id++) CHECK(c.s[id].out_len[0] >= 65536);
+  CHECK(peak < 64 * 1024);
+  for (uint32_t id = 1; id <= N; id++)
+    rp_credit(&c, id, TETHER_STREAM_STDOUT, TETHER_WINDOW_MAX - c.s[id].out_credit[0]);
+  for (int k = 0; k < 10; k++) {
+    usleep(150 * 1000); /* not reading */
+    long kib = rss_kib(c.pid);
+    if (kib > peak) peak = kib;
+  }
+  CHECK(peak < 64 * 1024);
+  /* The children still flood with credit to spare: the parent's control
+   * frames are read all the same (input is not starved by output). */
+  uint64_t t0 = test_now_ms();
+  for (uint32_t id = 1; id <= N; id++) rp_terminate(&c, id, 100);
+  for (uint32_t id = 1; id <= N; id++) rp_wait_done(&c, id);
+  CHECK(test_now_ms() - t0 < 10000);
+  for (uint32_t id = 1; id <= N; id++) CHECK_EQ_INT(c.s[id].ex.signal, TETHER_SIG_TERM);
+  goodbye_and_exit0(&c);
+}
+
+/* After the parent's Goodbye no Credit can come: the runner ends the
+ * sessions, reads (and discards) what is past the credit so the pipes reach
+ * end of file at once, sends Exited and its Goodbye. */
+TEST(flow_goodbye_without_credit) {
+  rp c;
+  rp_open_flow(&c, NOARGS, 65536, 0, RP_GRANT_NONE);
+  rp_spawn_argv(&c, 1, ARGV("head", "-c", "100000000", "/dev/zero"));
+  rp_wait_spawned(&c, 1);
+  pump_for(&c, 300);
+  CHECK_EQ_INT(c.s[1].out_len[0], 65536);
+  uint64_t t0 = test_now_ms();
+  rp_simple(&c, 0, TETHER_MSG_GOODBYE);
+  rp_until(&c, pred_closed, NULL, 10000, "the runner to close");
+  /* well before the shutdown grace (500 ms) + abandon (1 s) timers */
+  CHECK(test_now_ms() - t0 < 1400);
+  CHECK(c.s[1].exited);
+  CHECK_EQ_INT(c.s[1].ex.signal, TETHER_SIG_TERM);
+  CHECK_EQ_INT(c.s[1].out_len[0], 65536);
+  CHECK(c.goodbye);
+  CHECK_EQ_INT(c.frames_after_goodbye, 0);
+  int st = rp_wait_runner(&c, 10000);
+  CHECK(WIFEXITED(st));
+  CHECK_EQ_INT(WEXITSTATUS(st), 0);
+  rp_free(&c);
+}
+
 /* ------------------------------------------------------------ lifetime */
 
 TEST(parent_close_kills_children) {
@@ -908,6 +1327,10 @@ TEST(goodbye_ends_sessions_with_exited) {
   rp_simple(&c, 0, TETHER_MSG_GOODBYE);
   rp_wait_done(&c, 1);
   CHECK_EQ_INT(c.s[1].ex.signal, TETHER_SIG_TERM);
+  /* then the runner's own Goodbye, as its last frame (PROTOCOL.md §9) */
+  rp_until(&c, pred_closed, NULL, 10000, "the runner to close");
+  CHECK(c.goodbye);
+  CHECK_EQ_INT(c.frames_after_goodbye, 0);
   int st = rp_wait_runner(&c, 10000);
   CHECK(WIFEXITED(st));
   CHECK_EQ_INT(WEXITSTATUS(st), 0);
@@ -981,4 +1404,10 @@ TEST_MAIN(TEST_ENTRY(handshake), TEST_ENTRY(eof_after_handshake_exits_0),
           TEST_ENTRY(frame_too_large), TEST_ENTRY(frame_empty), TEST_ENTRY(spawn_on_session_0), TEST_ENTRY(runner_only_frame_from_parent),
           TEST_ENTRY(parent_close_kills_children), TEST_ENTRY(goodbye_ends_sessions_with_exited),
           TEST_ENTRY(grandchild_holds_stdout), TEST_ENTRY(no_fd_leak_no_zombies),
+          TEST_ENTRY(stdin_after_stdin_close), TEST_ENTRY(flow_credit_ignored_without_flow),
+          TEST_ENTRY(flow_output_stops_at_window), TEST_ENTRY(flow_pty_window),
+          TEST_ENTRY(flow_credit_errors), TEST_ENTRY(flow_stdin_beyond_credit),
+          TEST_ENTRY(flow_cat_saturated_32MiB), TEST_ENTRY(flow_cat_small_window),
+          TEST_ENTRY(flow_capped_stream_drains), TEST_ENTRY(flow_memory_bounded),
+          TEST_ENTRY(flow_goodbye_without_credit),
           HELPER_ENTRY(list_fds))

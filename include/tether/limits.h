@@ -9,9 +9,11 @@
 #ifndef TETHER_LIMITS_H
 #define TETHER_LIMITS_H
 
-/* Protocol versions this build speaks. */
+/* Protocol versions this build speaks (docs/PROTOCOL.md, version history).
+ * 2: permission profiles are enforced (docs/SANDBOX.md); on a connection
+ * that agreed on 1 a Spawn with a profile is refused. */
 #define TETHER_PROTOCOL_VERSION_MIN 1u
-#define TETHER_PROTOCOL_VERSION_MAX 1u
+#define TETHER_PROTOCOL_VERSION_MAX 2u
 
 /* Frame payload length. Default is what a peer accepts unless configured;
  * the ceiling is the most any peer may announce. TETHER_EFRAME_TOO_LARGE. */

@@ -39,7 +39,7 @@
  * inside a callback these calls are allowed, because they only queue:
  * tether_session_spawn, tether_session_write, tether_session_close_stdin,
  * tether_session_signal, tether_session_terminate, tether_session_status,
- * tether_session_free, and every accessor. These return TETHER_EINCALLBACK
+ * tether_session_resize, tether_session_free, and every accessor. These return TETHER_EINCALLBACK
  * there: tether_parent_process, tether_parent_run, tether_session_wait,
  * tether_capture, tether_parent_free.
  *
@@ -98,6 +98,7 @@ typedef struct tether_exit_status {
   /* Output accounting for the session (both streams). */
   uint64_t stdout_bytes, stderr_bytes;     /* delivered through on_output */
   uint64_t stdout_dropped, stderr_dropped; /* dropped past the caps */
+  /* (A pty session's one stream, TETHER_STREAM_PTY, counts as stdout.) */
 } tether_exit_status;
 
 /* Callbacks. Any may be NULL. `session` pointers are the handles returned by
@@ -112,7 +113,8 @@ typedef struct tether_parent_callbacks {
   /* The runner could not start it. The session is over. */
   void (*on_spawn_failed)(tether_session *s, const tether_spawn_failure *f,
                           void *userdata);
-  /* `len` (> 0) bytes of `stream` (TETHER_STREAM_STDOUT or _STDERR), in
+  /* `len` (> 0) bytes of `stream` (TETHER_STREAM_STDOUT or _STDERR; for a
+   * pty session only TETHER_STREAM_PTY, the terminal's output), in
    * order, with no gaps. `data` is valid during the callback only. Output is
    * flow-controlled: the runner sends more once this callback has returned
    * (returning is what "consumed" means). */
@@ -268,6 +270,54 @@ typedef enum tether_stdin_mode {
   TETHER_STDIN_MODE_NULL = 1   /* the child's stdin is the null device */
 } tether_stdin_mode;
 
+/* How the command's standard descriptors are connected. Since 0.2. */
+typedef enum tether_io_mode {
+  TETHER_IO_MODE_PIPES = 0,    /* separate stdin, stdout and stderr pipes */
+  /* A pseudo-terminal (docs/PROTOCOL.md §6.5) is the command's stdin,
+   * stdout and stderr, and its controlling terminal; the command leads a
+   * new session. Needs a runner that lists CAPABILITY_PTY
+   * (tether_runner_info), else on_spawn_failed with stage
+   * TETHER_STAGE_PTY. Output arrives as TETHER_STREAM_PTY only (stdout
+   * and stderr interleaved as written, plus the terminal's echo of the
+   * input); merge_stderr and stderr_cap do not apply, stdout_cap caps it.
+   * tether_session_write types into the terminal (a byte 03 is ^C, which
+   * interrupts the foreground job while the terminal has ISIG), and
+   * tether_session_close_stdin ends input the way a terminal does, with
+   * the EOF character (VEOF, ^D). TERM is whatever the spawn's environment
+   * says: set it in tether_spawn_options.env. */
+  TETHER_IO_MODE_PTY = 1
+} tether_io_mode;
+
+/* Largest terminal dimension (rows or columns) of a pty session. */
+#define TETHER_PTY_DIM_MAX 32767u
+
+/* A permission profile (docs/SANDBOX.md): what the command may write and
+ * whether it may use the network. The runner enforces it or refuses the
+ * spawn (on_spawn_failed, stage TETHER_STAGE_PERMISSIONS); it never runs the
+ * command unsandboxed. Needs protocol version 2 and a runner that lists
+ * CAPABILITY_PERMISSION_PROFILES (tether_runner_info). Since 0.2. */
+typedef struct tether_permission_profile {
+  /* 0: no filesystem restriction; TETHER_FS_READ_ONLY: read everywhere,
+   * write nowhere; TETHER_FS_WORKSPACE_WRITE: write only below
+   * writable_roots (and the runner's temp dir); TETHER_FS_FULL_ACCESS:
+   * explicitly unrestricted (refused unless the runner was started with
+   * --allow-full-access). */
+  int filesystem;
+  /* WORKSPACE_WRITE only; NULL-terminated, NULL: none. Relative entries
+   * are resolved by the runner against `cwd` below, never against the
+   * command's tether_spawn_options.cwd. */
+  const char *const *writable_roots;
+  /* WORKSPACE_WRITE only; paths that stay read-only inside the roots, e.g.
+   * ".git". Relative entries apply below every writable root. */
+  const char *const *read_only_subpaths;
+  /* 0: no restriction; TETHER_NET_ALLOWED; TETHER_NET_DENIED (no network
+   * but Unix sockets). */
+  int network;
+  /* Spawn.permission_profile_cwd: absolute, or NULL (then every writable
+   * root must be absolute). */
+  const char *cwd;
+} tether_permission_profile;
+
 typedef struct tether_spawn_options {
   /* NULL-terminated; argv[0] is the program (the runner searches its PATH
    * when it has no '/'). Required. */
@@ -287,6 +337,15 @@ typedef struct tether_spawn_options {
    * reports timed_out. */
   uint32_t timeout_ms;
   void *userdata;             /* tether_session_userdata() */
+  /* NULL: no profile. Copied by tether_session_spawn; checked there for
+   * syntax (TETHER_EINVAL, TETHER_ELIMIT_ROOTS, TETHER_ELIMIT_PATH).
+   * Since 0.2. */
+  const tether_permission_profile *permission_profile;
+  /* TETHER_IO_MODE_PIPES (the default) or TETHER_IO_MODE_PTY. Since 0.2. */
+  tether_io_mode io_mode;
+  /* TETHER_IO_MODE_PTY only: the terminal's size, each at most
+   * TETHER_PTY_DIM_MAX; 0 means 24 rows, 80 columns. Since 0.2. */
+  uint32_t pty_rows, pty_cols;
 } tether_spawn_options;
 
 /* Fills `o` with the defaults above (argv NULL). */
@@ -335,6 +394,13 @@ TETHER_EXTERN int tether_session_terminate(tether_session *s, uint32_t grace_ms)
 /* Asks the runner whether the process still runs; the answer arrives as
  * on_status. Errors as tether_session_signal. Allowed in callbacks. */
 TETHER_EXTERN int tether_session_status(tether_session *s);
+
+/* Sets the terminal size of a pty session (the kernel sends SIGWINCH to
+ * its foreground job if the size changed). TETHER_EINVAL (a dimension 0
+ * or above TETHER_PTY_DIM_MAX); TETHER_ESTATE (a pipes session, or the
+ * session is over); TETHER_ECLOSED; TETHER_ETIMEDOUT. Allowed in
+ * callbacks. Since 0.2. */
+TETHER_EXTERN int tether_session_resize(tether_session *s, uint32_t rows, uint32_t cols);
 
 /* The spawn options' userdata. */
 TETHER_EXTERN void *tether_session_userdata(const tether_session *s);

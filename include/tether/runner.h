@@ -35,8 +35,10 @@
  * (Goodbye, end of stream or a protocol error) every session's group gets
  * SIGTERM, then SIGKILL after `shutdown_grace_ms`; every child is reaped
  * before serve returns. After Goodbye or end of input the sessions' last
- * Output and Exited frames are still sent; after a fatal Error nothing
- * more is.
+ * Output and Exited frames are still sent (output beyond the stream's
+ * credit is then read and discarded, so the pipes reach end of file), and
+ * after the parent's Goodbye the runner sends its own Goodbye as its last
+ * frame; after a fatal Error nothing more is sent.
  *
  * Session policies (see docs/PROTOCOL.md for the frames):
  *   - Spawned/SpawnFailed first; Output in order with offsets; Exited last,
@@ -50,8 +52,21 @@
  *     OutputTruncated{stream, dropped} per capped stream precedes Exited.
  *   - Spawn.timeout_ms: Terminate with the default grace when it elapses;
  *     Exited.timed_out is then set.
- *   - Flow control is not offered yet (no FLOW_CONTROL capability; Credit
- *     frames are ignored). Instead see output_high_water.
+ *   - Flow control (docs/PROTOCOL.md §5.8): the runner lists
+ *     CAPABILITY_FLOW_CONTROL with initial_window = `window` and
+ *     max_window = `max_window`. When the parent lists it too, every
+ *     output stream starts with the agreed initial window (the smaller of
+ *     the two Hellos' values), the runner reads a child's pipe or pty only
+ *     up to the credit the parent granted (a child that floods then blocks
+ *     on its own write), and it grants Credit{STDIN} back as it writes the
+ *     parent's Stdin into the child, so a session's stdin queue never
+ *     holds more than the window. A stream out of credit is not read even
+ *     for its end of file, so Exited waits for credit too; after Goodbye
+ *     or end of input the runner reads past the credit and discards.
+ *     Otherwise (a parent without the
+ *     capability) Credit frames are ignored and output_high_water plus
+ *     stdin_queue_max are the only bounds. output_high_water bounds the
+ *     channel's queued output in both cases.
  *   - Stdin after the child closed its stdin (EPIPE) is dropped silently.
  */
 #ifndef TETHER_RUNNER_H
@@ -70,13 +85,20 @@ extern "C" {
 
 /* Default bound on the runner's queued channel output: while more than this
  * is waiting to be written to the parent, the runner stops reading
- * children's output and the parent's frames, so memory stays bounded and a
- * flooding child blocks on its own write. */
+ * children's output (and, past this plus 1 MiB of replies, the parent's
+ * frames), so memory stays bounded and a flooding child blocks on its own
+ * write. Applies with and without flow control. */
 #define TETHER_RUNNER_OUTPUT_HIGH_WATER_DEFAULT (1u << 20)   /* 1 MiB */
 /* Default bound on stdin bytes queued per session (written to the child as
- * its pipe takes them). A Stdin frame that would exceed it is refused with
- * Error{LIMIT} on that session and its bytes are not accepted. */
+ * its pipe takes them) when flow control is not in effect. A Stdin frame
+ * that would exceed it is refused with Error{LIMIT} on that session and its
+ * bytes are not accepted. With flow control the agreed window bounds the
+ * queue instead, and Stdin beyond the granted credit is a fatal protocol
+ * error. */
 #define TETHER_RUNNER_STDIN_QUEUE_DEFAULT (1u << 20)         /* 1 MiB */
+/* The runner's flow-control windows (announced in Hello) default to
+ * TETHER_WINDOW_DEFAULT (initial, 256 KiB) and TETHER_WINDOW_MAX (most
+ * outstanding credit per stream, 16 MiB) from tether/limits.h. */
 /* Grace between SIGTERM and SIGKILL when the connection ends. */
 #define TETHER_RUNNER_SHUTDOWN_GRACE_MS 500u
 
@@ -104,8 +126,18 @@ typedef struct tether_runner_options {
   uint32_t shutdown_grace_ms;
   /* See TETHER_RUNNER_OUTPUT_HIGH_WATER_DEFAULT; >= 64 KiB. */
   size_t output_high_water;
-  /* See TETHER_RUNNER_STDIN_QUEUE_DEFAULT; >= 1. */
+  /* See TETHER_RUNNER_STDIN_QUEUE_DEFAULT; >= 1. Applies only when flow
+   * control is not in effect (with it, the stdin window bounds the queue). */
   size_t stdin_queue_max;
+  /* Flow control: Hello.initial_window, [1, TETHER_WINDOW_MAX], default
+   * TETHER_WINDOW_DEFAULT. The agreed value (the smaller of this and the
+   * parent's) is each stream's starting credit, and the stdin window the
+   * runner keeps granting to the parent per session. */
+  uint32_t window;
+  /* Flow control: Hello.max_window, [window, TETHER_WINDOW_MAX], default
+   * TETHER_WINDOW_MAX. A parent's Credit that would give a stream more
+   * outstanding credit than the agreed max_window gets Error{LIMIT}. */
+  uint32_t max_window;
   /* Hello.implementation; UTF-8, <= TETHER_NAME_MAX_BYTES, not NULL.
    * Borrowed for the duration of serve. */
   const char *name;
@@ -114,6 +146,13 @@ typedef struct tether_runner_options {
    * returned an error ("" on success). Borrowed; may be NULL. */
   char *error_buf;
   size_t error_buf_len;
+  /* Non-zero: honour permission profiles with filesystem mode FULL_ACCESS
+   * (tether-runner --allow-full-access); otherwise they are refused with
+   * SpawnFailed{PERMISSIONS, PERMISSION_DENIED}. Default 0. Profiles are
+   * enforced with Landlock and namespaces (docs/SANDBOX.md); set
+   * TETHER_LOG=debug to log each Spawn's permission decision on stderr.
+   * Since 0.2. */
+  int allow_full_access;
 } tether_runner_options;
 
 /* Fills `o` with the defaults from tether/limits.h and the constants above,

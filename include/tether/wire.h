@@ -46,5 +46,9 @@ enum {
 };
 /* What tether_spawn_failure.os_error means (OsErrorSpace). */
 enum { TETHER_OS_ERR_POSIX = 1, TETHER_OS_ERR_WIN32 = 2 };
+/* Permission profiles (FilesystemMode, NetworkMode; protocol version 2,
+ * docs/SANDBOX.md). 0 means "no restriction requested". */
+enum { TETHER_FS_READ_ONLY = 1, TETHER_FS_WORKSPACE_WRITE = 2, TETHER_FS_FULL_ACCESS = 3 };
+enum { TETHER_NET_ALLOWED = 1, TETHER_NET_DENIED = 2 };
 
 #endif

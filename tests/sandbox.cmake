@@ -1,0 +1,15 @@
+# Permission profiles (sandbox/): resolution, the runner's decision,
+# enforcement in a forked child, and a real tether-runner over the wire
+# (test_sandbox.c); then the same as a user runs it, through tether-run and
+# tether-runner (test_sandbox_smoke.sh). Tests that need Landlock or
+# namespaces skip without them, except with CI=true, where a missing kernel
+# feature fails them.
+tether_add_test(test_sandbox SOURCES test_sandbox.c
+  LIBS tether_sandbox tether_transport tether_codec_pbc)
+target_compile_definitions(test_sandbox PRIVATE
+  TETHER_RUNNER_PATH="$<TARGET_FILE:tether-runner>")
+add_dependencies(test_sandbox tether-runner)
+add_test(NAME test_sandbox_smoke
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_sandbox_smoke.sh
+          $<TARGET_FILE:tether-run> $<TARGET_FILE:tether-runner>)
+set_tests_properties(test_sandbox_smoke PROPERTIES TIMEOUT 300)
