@@ -367,6 +367,22 @@ static int set_nonblock(int fd) {
   return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* vfork: the child borrows the runner's memory until it execs, so
+ * spawning costs no page-table copy however large the runner is (the child
+ * path only makes system calls on prepared data and never returns; its
+ * signal table, fd table and cwd are its own). A sandboxed child needs
+ * unshare(CLONE_NEWUSER...), which the kernel refuses to a process that
+ * shares its memory, so it gets a real fork. A function of its own, so no
+ * variable of the caller lives across vfork. */
+__attribute__((noinline)) static pid_t start_child(const plan *p, int errw,
+                                                    const tether__pty *pty, int in,
+                                                    int out, int err,
+                                                    const tether__sandbox_plan *sb) {
+  pid_t pid = sb ? fork() : vfork();
+  if (pid == 0) child_main(p, errw, pty, in, out, err, sb);
+  return pid;
+}
+
 int tether__spawn_posix(const tether_msg_spawn *req, const tether__sandbox_policy *sandbox,
                         tether__spawn_out *out) {
   tether__sandbox_plan *sb = NULL;
@@ -431,9 +447,8 @@ int tether__spawn_posix(const tether_msg_spawn *req, const tether__sandbox_polic
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = fork();
-  if (pid == 0)
-    child_main(&p, errp[1], pty, inp[0], outp[1], req->merge_stderr ? outp[1] : errpipe[1], sb);
+  pid_t pid = start_child(&p, errp[1], pty, inp[0], outp[1],
+                          req->merge_stderr ? outp[1] : errpipe[1], sb);
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (pid < 0) {
