@@ -12,6 +12,14 @@
  *   --only GROUP[,GROUP]         throughput, latency, scale, codec; or profile:
  *                                one long pipe-mode stream for perf record
  *   --runner PATH                tether-runner (default: next to this program)
+ *   --flood                      only the memory benchmark: 100 sessions each
+ *                                writing 1 GiB to a slow consumer; prints the
+ *                                runner's and this process's peak RSS (VmHWM)
+ *                                against the documented bound
+ *                                (docs/PERFORMANCE.md, "Memory under a flood")
+ *   --flood-sessions N, --flood-bytes BYTES (per session),
+ *   --flood-slow-s S (how long the consumer is slow),
+ *   --flood-slow-us US (its sleep in every on_output)
  *
  * Output: one JSON object per line on stdout (the first one is pipe-mode
  * stdout at 64 KiB writes), a human table on stderr. Exit status 1 only when
@@ -54,6 +62,7 @@
 
 #include "codec/codec.h"
 #include "tether/parent.h"
+#include "tether/runner.h"
 
 #ifdef TETHER_BENCH_HAVE_JANSSON
 #include <jansson.h>
@@ -76,9 +85,16 @@ static struct {
   char self[PATH_MAX];
   char runner[PATH_MAX];
   int failures;
+  /* --flood */
+  int flood_sessions;
+  uint64_t flood_bytes;
+  double flood_slow_s;
+  unsigned flood_slow_us;
+  double throttle_until; /* now_s() before which on_output sleeps */
+  unsigned throttle_us;
 } G;
 
-enum { G_THROUGHPUT = 1, G_LATENCY = 2, G_SCALE = 4, G_CODEC = 8, G_PROFILE = 16 };
+enum { G_THROUGHPUT = 1, G_LATENCY = 2, G_SCALE = 4, G_CODEC = 8, G_PROFILE = 16, G_FLOOD = 32 };
 
 static double now_s(void) {
   struct timespec ts;
@@ -469,6 +485,9 @@ static void cb_output(tether_session *s, int stream, const void *data, size_t le
   if (ss->got == 0) ss->t_first = now_s();
   ss->got += len;
   if (ss->got >= ss->expect) ss->t_last = now_s();
+  /* --flood: a slow consumer (returning from on_output is what consuming
+   * means, so sleeping here holds the credit back) */
+  if (G.throttle_until > 0 && now_s() < G.throttle_until) usleep(G.throttle_us);
 }
 
 static void cb_exit(tether_session *s, const tether_exit_status *st, void *ud) {
@@ -1464,6 +1483,215 @@ static void bench_codec(void) {
   free(buf);
 }
 
+/* ================================================================ flood */
+
+/* --flood: S sessions each write BYTES (the bench's --child-writer, 64 KiB
+ * writes) as fast as they can while the consumer is slow (on_output sleeps
+ * flood_slow_us per delivery for the first flood_slow_s seconds, so every
+ * window fills and every child blocks on its pipe), then reads at full
+ * speed to the end. Reports the runner's and this process's peak RSS
+ * (VmHWM) against the bound documented in docs/PERFORMANCE.md and
+ * docs/PROTOCOL.md §5.8, computed from the measured start-up RSS:
+ *
+ *   runner <= R0 + S * Win + H + 4 MiB + F + C + S * 4 KiB
+ *   parent <= P0 + Fp + C + 4 MiB + Fr + S * 4 KiB
+ *
+ * R0/P0: RSS after the handshake, before any session; Win: stdin window
+ * (0 here: the flood sessions have no stdin); H: the runner's channel high
+ * water (1 MiB); 4 MiB: its channel hard cap above H (replies included);
+ * F: the runner's max_frame (1 MiB, one input frame); C: read chunk (64
+ * KiB); Fp: the parent's max_frame (its frame reader); Fr: one frame the
+ * parent's output queue may hold past its 4 MiB bound; 4 KiB: per-session
+ * state (structs, poll slots), generous. The Done criterion of the issue is
+ * runner <= 32 MiB for 100 sessions with default windows. */
+#define FLOOD_RUNNER_TARGET (32 * MiB)
+
+static void bench_flood_stdin(int n);
+
+static void bench_flood(void) {
+  int n = G.flood_sessions > 0 ? G.flood_sessions : G.smoke ? 4 : 100;
+  uint64_t per = G.flood_bytes ? G.flood_bytes
+                 : G.smoke ? 2 * MiB : G.quick ? 64 * MiB : 1024 * MiB;
+  double slow_s = G.flood_slow_s >= 0 ? G.flood_slow_s : G.smoke ? 0.3 : G.quick ? 3 : 10;
+  unsigned slow_us = G.flood_slow_us ? G.flood_slow_us : 2000;
+  table("\n== flood: %d sessions x %llu bytes, consumer sleeps %u us per delivery for %.1f s ==\n",
+        n, (unsigned long long)per, slow_us, slow_s);
+  sess_stat *ss = calloc((size_t)n, sizeof *ss);
+  tether_session **sv = calloc((size_t)n, sizeof *sv);
+  if (!ss || !sv) die("out of memory");
+  par_stat ps;
+  tether_parent *p = parent_start(&ps);
+  long rp = runner_pid(p);
+  tether_runner_info ri;
+  tether_parent_runner_info(p, &ri);
+  tether_parent_options defaults;
+  tether_parent_options_init(&defaults);
+  reset_self_hwm();
+  long r0 = proc_status_kib(rp, "VmRSS"), p0 = proc_status_kib((long)getpid(), "VmRSS");
+  char sz[32], tot[32];
+  const char *argv[5];
+  writer_argv(argv, sz, tot, 64 * KiB, per);
+  int rc = 0, spawned = 0;
+  double t0 = now_s();
+  G.throttle_until = t0 + slow_s;
+  G.throttle_us = slow_us;
+  for (int i = 0; i < n && rc == 0; i++) {
+    tether_spawn_options so;
+    tether_spawn_options_init(&so);
+    so.argv = argv;
+    so.stdin_mode = TETHER_STDIN_MODE_NULL;
+    ss[i].expect = per;
+    so.userdata = &ss[i];
+    rc = tether_session_spawn(p, &so, &sv[i]);
+    if (rc == 0) spawned++;
+  }
+  if (rc < 0) fail("flood: spawn %d: %s", spawned, tether_strerror(rc));
+  long r_slow = 0, p_slow = 0; /* peaks while the consumer was slow */
+  double next_report = t0 + 5, end = t0 + 3600;
+  for (;;) {
+    int done = 0;
+    uint64_t got = 0;
+    for (int i = 0; i < spawned; i++) {
+      done += ss[i].exited || ss[i].failed;
+      got += ss[i].got;
+    }
+    if (done == spawned) break;
+    double now = now_s();
+    if (now > end) {
+      fail("flood: timed out");
+      break;
+    }
+    if (now < G.throttle_until) {
+      long a = proc_status_kib(rp, "VmHWM"), b = proc_status_kib((long)getpid(), "VmHWM");
+      if (a > r_slow) r_slow = a;
+      if (b > p_slow) p_slow = b;
+    }
+    if (now >= next_report) {
+      table("  %6.1f s: %8.2f GiB delivered, %d/%d ended, runner RSS %ld KiB, bench RSS %ld KiB\n",
+            now - t0, (double)got / (double)(1024 * MiB), done, spawned,
+            proc_status_kib(rp, "VmRSS"), proc_status_kib((long)getpid(), "VmRSS"));
+      next_report = now + 5;
+    }
+    int r = tether_parent_run(p, 200);
+    if (r < 0 && r != TETHER_ETIMEDOUT) {
+      fail("flood: %s (%s)", tether_strerror(r), ps.last_error);
+      break;
+    }
+  }
+  G.throttle_until = 0;
+  double wall = now_s() - t0;
+  long rhwm = proc_status_kib(rp, "VmHWM"), phwm = proc_status_kib((long)getpid(), "VmHWM");
+  int bad = 0;
+  uint64_t sum = 0;
+  for (int i = 0; i < n; i++) {
+    sum += ss[i].got;
+    if (i >= spawned || !ss[i].exited || ss[i].failed || ss[i].got != per ||
+        ss[i].st.stdout_bytes != per || !ss[i].st.exited || ss[i].st.code != 0)
+      bad++;
+  }
+  if (bad) fail("flood: %d sessions with a wrong byte count or status (%s)", bad, ps.last_error);
+  for (int i = 0; i < spawned; i++) tether_session_free(sv[i]);
+  tether_parent_free(p);
+
+  const long H = (long)(TETHER_RUNNER_OUTPUT_HIGH_WATER_DEFAULT / KiB), C = 64, cap = 4 * 1024;
+  long F = (long)(ri.max_frame / KiB), Fp = (long)(defaults.max_frame / KiB);
+  long per_sess = 4, win_in = 0; /* no stdin in the flood */
+  long rbound = r0 + (long)n * win_in + H + cap + F + C + (long)n * per_sess;
+  long rbound_stdin = rbound + (long)n * (long)(TETHER_WINDOW_DEFAULT / KiB);
+  long pbound = p0 + Fp + C + cap + Fp + (long)n * per_sess;
+  int r_ok = rhwm > 0 && rhwm <= rbound && rhwm <= (long)(FLOOD_RUNNER_TARGET / KiB);
+  int p_ok = phwm > 0 && phwm <= pbound;
+  table("  %d sessions x %.0f MiB = %.2f GiB in %.1f s (%.0f MB/s; consumer slow for the first %.1f s)\n",
+        n, (double)per / (double)MiB, (double)sum / (double)(1024 * MiB), wall,
+        (double)sum / wall / 1e6, slow_s);
+  table("  runner: peak RSS %ld KiB (%ld while slow; %ld at start) vs bound %ld KiB "
+        "(%ld with every stdin window full); target <= %ld KiB: %s\n",
+        rhwm, r_slow, r0, rbound, rbound_stdin, (long)(FLOOD_RUNNER_TARGET / KiB),
+        r_ok ? "met" : "MISSED");
+  table("  parent: peak RSS %ld KiB (%ld while slow; %ld at start) vs bound %ld KiB: %s\n",
+        phwm, p_slow, p0, pbound, p_ok ? "met" : "MISSED");
+  emit("\"kind\":\"flood\",\"name\":\"flood_%d_sessions\",\"sessions\":%d,"
+       "\"bytes_per_session\":%llu,\"bytes\":%llu,\"wall_s\":%.2f,\"bytes_per_s\":%.0f,"
+       "\"slow_s\":%.1f,\"slow_us\":%u,\"window\":%u,"
+       "\"runner_start_kib\":%ld,\"runner_vmhwm_kib\":%ld,\"runner_vmhwm_slow_kib\":%ld,"
+       "\"runner_bound_kib\":%ld,\"runner_bound_with_stdin_kib\":%ld,"
+       "\"bench_start_kib\":%ld,\"bench_vmhwm_kib\":%ld,\"bench_vmhwm_slow_kib\":%ld,"
+       "\"bench_bound_kib\":%ld,\"all_correct\":%s",
+       n, n, (unsigned long long)per, (unsigned long long)sum, wall, (double)sum / wall, slow_s,
+       slow_us, defaults.window, r0, rhwm, r_slow, rbound, rbound_stdin, p0, phwm, p_slow,
+       pbound, bad ? "false" : "true");
+  emit("\"kind\":\"target\",\"name\":\"flood_runner_rss\",\"what\":\"runner peak RSS, %d "
+       "flooding sessions, default windows\",\"value\":%ld,\"goal\":\"<= %ld KiB and <= bound %ld KiB\",\"met\":%s",
+       n, rhwm, (long)(FLOOD_RUNNER_TARGET / KiB), rbound, r_ok ? "true" : "false");
+  emit("\"kind\":\"target\",\"name\":\"flood_parent_rss\",\"what\":\"parent (bench) peak RSS\","
+       "\"value\":%ld,\"goal\":\"<= bound %ld KiB\",\"met\":%s",
+       phwm, pbound, p_ok ? "true" : "false");
+  /* A broken memory bound is a correctness failure, not slowness; --smoke
+   * (ctest, possibly under ASan, whose shadow memory counts as RSS) only
+   * checks that the measurement works. */
+  if (!G.smoke && !r_ok) fail("flood: runner peak RSS %ld KiB is over its bound", rhwm);
+  if (!G.smoke && !p_ok) fail("flood: parent peak RSS %ld KiB is over its bound", phwm);
+  free(ss);
+  free(sv);
+  bench_flood_stdin(n);
+}
+
+/* The other half of the runner's bound: every session's stdin window
+ * full. S sessions of `sleep` (which never reads its stdin) get 1 MiB of
+ * stdin each; the runner queues what the pipe does not take, up to the
+ * window per session (flow control), so its RSS approaches R0 + S * W +
+ * the fixed terms. Reported, and checked against that bound. */
+static void bench_flood_stdin(int n) {
+  sess_stat *ss = calloc((size_t)n, sizeof *ss);
+  tether_session **sv = calloc((size_t)n, sizeof *sv);
+  if (!ss || !sv) die("out of memory");
+  par_stat ps;
+  tether_parent *p = parent_start(&ps);
+  long rp = runner_pid(p);
+  tether_runner_info ri;
+  tether_parent_runner_info(p, &ri);
+  reset_self_hwm();
+  long r0 = proc_status_kib(rp, "VmRSS"), p0 = proc_status_kib((long)getpid(), "VmRSS");
+  const char *argv[] = { "sleep", "30", NULL };
+  static uint8_t chunk[1 << 20];
+  memset(chunk, 's', sizeof chunk);
+  int spawned = 0;
+  for (int i = 0; i < n; i++) {
+    tether_spawn_options so;
+    tether_spawn_options_init(&so);
+    so.argv = argv;
+    so.userdata = &ss[i];
+    if (tether_session_spawn(p, &so, &sv[i]) < 0) break;
+    spawned++;
+    tether_session_write(sv[i], chunk, sizeof chunk);
+  }
+  double end = now_s() + (G.smoke ? 0.5 : 2.0);
+  while (now_s() < end) tether_parent_run(p, 100);
+  long rhwm = proc_status_kib(rp, "VmHWM"), phwm = proc_status_kib((long)getpid(), "VmHWM");
+  for (int i = 0; i < spawned; i++) tether_session_free(sv[i]);
+  tether_parent_free(p);
+  const long H = (long)(TETHER_RUNNER_OUTPUT_HIGH_WATER_DEFAULT / KiB), C = 64, cap = 4 * 1024;
+  long F = (long)(ri.max_frame / KiB);
+  long bound = r0 + (long)n * (long)(TETHER_WINDOW_DEFAULT / KiB) + H + cap + F + C + (long)n * 4;
+  int ok = spawned == n && rhwm > 0 && rhwm <= bound;
+  table("  stdin: %d sessions, 1 MiB of stdin each to a child that never reads it: runner peak "
+        "RSS %ld KiB (%ld at start) vs bound %ld KiB: %s\n",
+        n, rhwm, r0, bound, ok ? "met" : "MISSED");
+  /* The parent keeps what the runner's credit does not cover yet: up to
+   * stdin_queue_max (1 MiB) per session plus the write that crossed it.
+   * That is the embedder's own data, bounded by that option. */
+  table("         parent peak RSS %ld KiB (%ld at start): it holds the %d x %u KiB the runner has "
+        "no credit for yet (bounded by stdin_queue_max per session)\n",
+        phwm, p0, n, (unsigned)(sizeof chunk / KiB) - (unsigned)(TETHER_WINDOW_DEFAULT / KiB));
+  emit("\"kind\":\"flood\",\"name\":\"flood_stdin_%d_sessions\",\"sessions\":%d,"
+       "\"stdin_bytes_per_session\":%u,\"runner_start_kib\":%ld,\"runner_vmhwm_kib\":%ld,"
+       "\"runner_bound_kib\":%ld,\"bench_start_kib\":%ld,\"bench_vmhwm_kib\":%ld,\"met\":%s",
+       n, n, (unsigned)sizeof chunk, r0, rhwm, bound, p0, phwm, ok ? "true" : "false");
+  if (!G.smoke && !ok) fail("flood: runner peak RSS %ld KiB with full stdin windows is over its bound", rhwm);
+  free(ss);
+  free(sv);
+}
+
 /* ============================================================== profile */
 
 /* --only profile: one long pipe-mode stream at 64 KiB writes and nothing
@@ -1532,6 +1760,8 @@ static void usage(void) {
   fprintf(stderr,
           "usage: tether-bench [--quick | --smoke] [--json FILE] [--out DIR]\n"
           "                    [--only throughput,latency,scale,codec,profile] [--runner PATH]\n"
+          "       tether-bench --flood [--quick] [--flood-sessions N] [--flood-bytes BYTES]\n"
+          "                    [--flood-slow-s S] [--flood-slow-us US]\n"
           "JSON lines on stdout (or FILE), a table on stderr; see docs/PERFORMANCE.md.\n");
   exit(2);
 }
@@ -1558,6 +1788,7 @@ int main(int argc, char **argv) {
   find_self();
   G.json = stdout;
   G.groups = G_THROUGHPUT | G_LATENCY | G_SCALE | G_CODEC;
+  G.flood_slow_s = -1;
   const char *json_path = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick")) G.quick = 1;
@@ -1565,6 +1796,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
     else if (!strcmp(argv[i], "--out") && i + 1 < argc) G.out_dir = argv[++i];
     else if (!strcmp(argv[i], "--runner") && i + 1 < argc) snprintf(G.runner, sizeof G.runner, "%s", argv[++i]);
+    else if (!strcmp(argv[i], "--flood")) G.groups = G_FLOOD;
+    else if (!strcmp(argv[i], "--flood-sessions") && i + 1 < argc) G.flood_sessions = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--flood-bytes") && i + 1 < argc) G.flood_bytes = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(argv[i], "--flood-slow-s") && i + 1 < argc) G.flood_slow_s = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--flood-slow-us") && i + 1 < argc) G.flood_slow_us = (unsigned)atoi(argv[++i]);
     else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
       const char *s = argv[++i];
       G.groups = 0;
@@ -1601,6 +1837,7 @@ int main(int argc, char **argv) {
   if (G.groups & G_SCALE) bench_scale();
   if (G.groups & G_CODEC) bench_codec();
   if (G.groups & G_PROFILE) bench_profile();
+  if (G.groups & G_FLOOD) bench_flood();
 
   table("\n== targets (ratios from this run) ==\n");
   if (G.groups & G_THROUGHPUT) {
