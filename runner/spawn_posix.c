@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#ifdef __linux__
+#  include <sys/prctl.h>
+#endif
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +43,7 @@ typedef struct plan {
   char **paths;       /* candidate program paths, NULL-terminated */
   bool searched;      /* paths came from a PATH search */
   int max_fd;         /* highest descriptor to mark CLOEXEC without close_range */
+  pid_t runner;       /* the runner's pid, for the parent-death check */
 } plan;
 
 uint32_t tether__spawn_error_from_errno(int err) {
@@ -252,6 +256,7 @@ static int plan_build(plan *p, const tether_msg_spawn *req, tether__spawn_out *o
   }
   if (plan_env(p, req, out) < 0) return -1;
   struct rlimit rl;
+  p->runner = getpid();
   p->max_fd = 1023;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
     p->max_fd = rl.rlim_cur > 65536 ? 65535 : (int)rl.rlim_cur - 1;
@@ -284,6 +289,13 @@ __attribute__((noreturn)) static void child_main(const plan *p, int errw,
   /* A terminal session gets setsid (in tether__pty_child_attach, below),
    * which also makes the child a group leader. */
   if (!pty && setpgid(0, 0) < 0) child_report_fail(errw, TETHER_STAGE_SETUP, errno);
+#ifdef PR_SET_PDEATHSIG
+  /* If the runner dies without ending its sessions (SIGKILL, a crash), the
+   * kernel kills its children: no session outlives it as an orphan. The
+   * check after it closes the race with a runner that died just before. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_report_fail(errw, TETHER_STAGE_SETUP, errno);
+  if (getppid() != p->runner) _exit(127);
+#endif
 
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);

@@ -129,23 +129,21 @@ static uint64_t runner_kill_once(int attempt) {
   CHECK(test_now_ms() - tf < 1000);
   CHECK_EQ_INT(fd_count(0), fds0);
 
-  /* The streaming children die of SIGPIPE now that their reader is gone.
-   * Idle children are not reached: the runner is dead and POSIX gives it
-   * no way to take its process groups along yet (docs/PROTOCOL.md §9 asks
-   * for it; an open item, docs/PERFORMANCE.md "Faults and soak"). Being
-   * the subreaper, we see them, report them and kill them. */
+  /* Every session's child dies with the runner: the runner's children
+   * carry PR_SET_PDEATHSIG (runner/spawn_posix.c), streaming or idle.
+   * Being the subreaper, we would see any that survived. */
   uint64_t te = test_now_ms() + 2000;
-  while (alive_in_groups(pgrps, KILL_STREAMING, NULL) > 0 && test_now_ms() < te) {
+  while (alive_in_groups(pgrps, KILL_N, NULL) > 0 && test_now_ms() < te) {
     reap_all_nohang();
     usleep(2000);
   }
   pid_t ex = 0;
-  CHECK_EQ_INT(alive_in_groups(pgrps, KILL_STREAMING, &ex), 0);
-  int idle_left = alive_in_groups(pgrps + KILL_STREAMING, KILL_IDLE, NULL);
+  int idle_left = alive_in_groups(pgrps, KILL_N, &ex);
+  if (idle_left) FAIL("%d session processes outlived the killed runner (e.g. pid %d)", idle_left, (int)ex);
   kill_groups(pgrps, KILL_N);
   CHECK_EQ_INT(alive_in_groups(pgrps, KILL_N, NULL), 0);
   printf("  attempt %d: last on_error %.1f ms after SIGKILL; %d of %d streams delivered "
-         "more output after the kill; %d idle children outlived the runner\n",
+         "more output after the kill; %d children outlived the runner\n",
          attempt, (double)lat / 1000.0, streamed_after, KILL_STREAMING, idle_left);
   fflush(stdout);
   return lat;
@@ -377,11 +375,16 @@ TEST(stalled_runner_free_bounded) {
   CHECK(d < 500 + 300 + 1500);
   CHECK(!proc_alive(runner));
   CHECK_EQ_INT(children_of(0, NULL), 0);
-  /* The runner was killed without a chance to end its session: the idle
-   * child is orphaned (see runner_sigkill_mid_stream). */
+  /* The runner was killed without a chance to end its session: its child
+   * dies with it (PR_SET_PDEATHSIG). */
+  uint64_t te = test_now_ms() + 2000;
+  while (proc_alive(child) && test_now_ms() < te) {
+    reap_all_nohang();
+    usleep(2000);
+  }
   if (proc_alive(child)) {
-    printf("  note: the session's child %d outlived the killed runner\n", (int)child);
     kill(-child, SIGKILL);
+    FAIL("the session's child %d outlived the killed runner", (int)child);
   }
 }
 
