@@ -2,9 +2,10 @@
  *
  * Each limit is a named constant; where the embedder may change it, the
  * options struct of the library has a typed field initialised from the
- * default here. A value that breaks a limit is refused with the error named
- * beside it, before anything is allocated for it. There is no "0 means
- * unlimited".
+ * default here. A value on the wire or in a request that breaks a limit is
+ * refused with the error named beside it, before anything is allocated for
+ * it; an options-struct field set outside its range makes the constructor
+ * return TETHER_EINVAL. There is no "0 means unlimited".
  */
 #ifndef TETHER_LIMITS_H
 #define TETHER_LIMITS_H
