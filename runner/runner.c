@@ -909,9 +909,21 @@ int tether__runner_on_timers(tether__runner *r, uint64_t now) {
     if (s->kill_at && now >= s->kill_at) {
       s->kill_at = 0;
       tether__session_kill_now(s);
+      s->abandon_at = now + ABANDON_MS;
+    }
+    if (s->abandon_at && now >= s->abandon_at) {
+      s->abandon_at = 0;
+      /* The group is dead and the child reaped, yet a pipe is still open:
+       * a process that left the group (setsid) holds it. Stop waiting, so
+       * Exited goes out and the session's slot is freed (PROTOCOL.md §6.3). */
+      if (s->proc.reaped) {
+        tether__session_close_stream(s, 0);
+        tether__session_close_stream(s, 1);
+      }
     }
     next_timer(s->timeout_at, now, &best);
     next_timer(s->kill_at, now, &best);
+    next_timer(s->abandon_at, now, &best);
   }
   if (r->state == TETHER__CLOSING && r->nsessions) {
     if (!r->shutdown_killed && now >= r->shutdown_kill_at) {

@@ -80,6 +80,7 @@ typedef struct tether__session {
   /* timers (monotonic ms, 0 = not armed) */
   uint64_t timeout_at;        /* Spawn.timeout_ms deadline */
   uint64_t kill_at;           /* SIGKILL after a Terminate grace */
+  uint64_t abandon_at;        /* after that kill: stop waiting for held pipes */
   bool timed_out;
 } tether__session;
 
