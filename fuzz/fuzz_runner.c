@@ -42,7 +42,8 @@
  *     stream; StatusReply only when asked; Credit only for stdin, never
  *     more than the stdin bytes sent; Exited last, only once the fake
  *     process was reaped and every stream reached end of file (or the
- *     shutdown gave up on it), and for every started process unless a
+ *     shutdown or the post-Terminate abandon gave up on it), and for every
+ *     started process unless a
  *     fatal Error stopped output; nothing after a fatal Error or Goodbye;
  *  2. the fake layer is used as the real one may be: no read or write
  *     on a closed stream, no read of 0 bytes, bytes written to the child's
@@ -405,6 +406,12 @@ static void turn(void) {
   if (tether__runner_done(r)) return;
   uint64_t now = vnow();
   F.in_abandon = r->state == TETHER__CLOSING && r->nsessions && now >= r->shutdown_abandon_at;
+  /* A reaped session whose pipes are still held 1 s after Terminate's kill
+   * is abandoned too (PROTOCOL.md §6.3). */
+  for (size_t i = 0; i < r->nsessions; i++) {
+    const tether__session *s = r->sessions[i];
+    if (s->abandon_at && now >= s->abandon_at && s->proc.reaped) F.in_abandon = 1;
+  }
   (void)tether__runner_on_timers(r, now);
   F.in_abandon = 0;
   tether__runner_reap_finished(r);
