@@ -42,9 +42,9 @@
  *     stream; StatusReply only when asked; Credit only for stdin, never
  *     more than the stdin bytes sent; Exited last, only once the fake
  *     process was reaped and every stream reached end of file (or the
- *     shutdown or the post-Terminate abandon gave up on it), and for every
- *     started process unless a
- *     fatal Error stopped output; nothing after a fatal Error or Goodbye;
+ *     shutdown or the post-Terminate abandon gave up on it), and for
+ *     every started process unless a fatal Error stopped output; nothing
+ *     after a fatal Error or Goodbye;
  *  2. the fake layer is used as the real one may be: no read or write
  *     on a closed stream, no read of 0 bytes, bytes written to the child's
  *     stdin are the parent's bytes in order, no blocking reap of a live
