@@ -76,6 +76,7 @@ struct tether_parent {
   int64_t runner_pid;         /* -1: none (attached) */
   int runner_reaped;
   int runner_status;          /* wait status once reaped */
+  void *runner_os;            /* Windows: the runner's process HANDLE (parent_win.c) */
   int dead;                   /* the connection has ended */
   int closed;                 /* ... and the channel is freed */
   int in_callback;
@@ -120,7 +121,7 @@ size_t tether__parent_utf8_cut(const char *s, size_t n);
 int tether__parent_handshake(tether_parent *p, char *err, size_t errlen);
 /* Shared tail of start/attach/connect. Takes `t` (also on failure). */
 int tether__parent_open(const tether_parent_options *o, tether_transport *t,
-                        int64_t runner_pid, tether_parent **out);
+                        int64_t runner_pid, void *runner_os, tether_parent **out);
 /* tether_parent_attach_fds over a transport that is already connected,
  * e.g. one end of tether_transport_memory_pair (fuzz/fuzz_parent.c).
  * Takes `t` (also on failure); no runner process is owned. A transport
@@ -150,12 +151,14 @@ int tether__parent_pump_stdin(tether_parent *p);
 /* Sends Credit for output the embedder consumed. */
 int tether__parent_grant(tether_parent *p, tether_session *s, int force);
 
-/* ---- parent_posix.c: the platform ---- */
+/* ---- parent_posix.c / parent_win.c: the platform ---- */
 int64_t tether__parent_now_ms(void);
-/* Starts the runner with the child end of a socketpair; returns our end as
- * a transport. */
+/* Starts the runner with the child end of a socketpair (Windows: a named
+ * pipe); returns our end as a transport. *os: a platform handle on the
+ * runner process for the functions below (Windows: its process HANDLE,
+ * which also keeps its pid from being reused); NULL on POSIX. */
 int tether__parent_spawn_runner(const tether_parent_options *o,
-                                tether_transport **t, int64_t *pid,
+                                tether_transport **t, int64_t *pid, void **os,
                                 char *err, size_t errlen);
 /* Waits up to timeout_ms (< 0 forever) for the runner to exit; 1 if it
  * was reaped (status set), 0 if it still runs. */

@@ -37,6 +37,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tether/parent.h"
@@ -85,7 +86,8 @@ typedef struct run {
   int decided;
   int pty;            /* -t: the program runs on a terminal */
   int local_tty;      /* pty, and our stdin is a terminal (raw mode) */
-  int hung_up;        /* pty: SIGHUP + Terminate were sent */
+  int hung_up;        /* pty: SIGHUP was sent */
+  long long hup_kill_at; /* ... then Terminate at this time (ms), 0: done */
   int winsz_fd;       /* the local terminal whose size we follow, -1: none */
   uint32_t rows, cols; /* the size last sent */
 } run;
@@ -169,14 +171,22 @@ static void on_signal(int sig) {
   errno = saved;
 }
 
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* pty: the local side goes away (SIGHUP, our terminal or stdout gone): hang
  * the program's terminal up as the kernel would (SIGHUP to its group and
- * foreground job), and make sure the session ends (Terminate). */
+ * foreground job); if that does not end it within HANGUP_GRACE_MS,
+ * Terminate (SIGTERM, then SIGKILL after the runner's grace). */
+#define HANGUP_GRACE_MS 2000
 static void hang_up(run *r) {
   if (r->hung_up || tether_session_done(r->s)) return;
   r->hung_up = 1;
   tether_session_signal(r->s, TETHER_SIG_HUP, 1);
-  tether_session_terminate(r->s, 0);
+  r->hup_kill_at = now_ms() + HANGUP_GRACE_MS;
 }
 
 static void decide(run *r, int code) {
@@ -455,9 +465,18 @@ static int loop(run *r, int stdin_open) {
       iin = n;
       fds[n++] = (struct pollfd){ .fd = 0, .events = POLLIN };
     }
-    if (poll(fds, (nfds_t)n, -1) < 0) {
+    int timeout = -1;
+    if (r->hup_kill_at) {
+      long long left = r->hup_kill_at - now_ms();
+      timeout = left > 0 ? (int)left : 0;
+    }
+    if (poll(fds, (nfds_t)n, timeout) < 0) {
       if (errno == EINTR) continue;
       break;
+    }
+    if (r->hup_kill_at && now_ms() >= r->hup_kill_at) {
+      r->hup_kill_at = 0;
+      tether_session_terminate(r->s, 0);
     }
     if (fds[isig].revents) forward_signals(r);
     if (iin >= 0 && fds[iin].revents) {

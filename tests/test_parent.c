@@ -600,6 +600,301 @@ TEST(stdio_runner_and_unix_socket) {
   LEAK_CHECK();
 }
 
+/* ------------------------------------------------------- pty sessions */
+
+static tether_session *spawn_pty(tether_parent *p, srec *r, const char *const *argv,
+                                 uint32_t rows, uint32_t cols) {
+  static const char *const env[] = { "TERM=xterm-256color", NULL };
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  so.argv = argv;
+  so.env = env;
+  so.userdata = r;
+  so.io_mode = TETHER_IO_MODE_PTY;
+  so.pty_rows = rows;
+  so.pty_cols = cols;
+  tether_session *s = NULL;
+  CHECK_OK(tether_session_spawn(p, &so, &s));
+  return s;
+}
+
+/* Processes events until the terminal's output holds `want`. */
+static void await_output(tether_parent *p, srec *r, const char *want) {
+  uint64_t t0 = test_now_ms();
+  while (!r->out[0] || !strstr(r->out[0], want)) {
+    if (test_now_ms() - t0 > 20000)
+      FAIL("no \"%s\" in the output \"%s\"", want, r->out[0] ? r->out[0] : "");
+    int rc = tether_parent_run(p, 200);
+    if (rc != 0 && rc != TETHER_ETIMEDOUT) FAIL("tether_parent_run: %s", tether_err_name(rc));
+  }
+}
+
+TEST(pty_basic) {
+  rec g = { 0 };
+  srec r = { 0 };
+  tether_parent *p = start(&g);
+  tether_runner_info info;
+  tether_parent_runner_info(p, &info);
+  CHECK(info.capabilities & (1u << 2)); /* CAPABILITY_PTY */
+  const char *argv[] = { "sh", "-c", "tty; stty size; echo \"$TERM\"; echo err >&2; exit 4", NULL };
+  tether_session *s = spawn_pty(p, &r, argv, 30, 100);
+  CHECK_OK(tether_session_close_stdin(s));
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(s, 10000, &st));
+  CHECK(st.exited);
+  CHECK_EQ_INT(st.code, 4);
+  CHECK_EQ_INT(r.streams, 1u << TETHER_STREAM_PTY); /* stdout and stderr: the terminal */
+  CHECK(r.out[0] != NULL);
+  if (strncmp(r.out[0], "/dev/pts/", 9) != 0) FAIL("tty printed \"%s\"", r.out[0]);
+  CHECK(strstr(r.out[0], "\r\n30 100\r\nxterm-256color\r\nerr\r\n") != NULL);
+  CHECK_EQ_INT(st.stdout_bytes, r.len[0]);
+  CHECK_EQ_INT(st.stderr_bytes, 0);
+  CHECK_EQ_INT(g.conn_errors + g.session_errors, 0);
+  tether_session_free(s);
+  CHECK_OK(tether_parent_free(p));
+  srec_free(&r);
+  LEAK_CHECK();
+}
+
+TEST(pty_resize) {
+  rec g = { 0 };
+  srec r = { 0 }, r2 = { 0 }, r3 = { 0 };
+  tether_parent *p = start(&g);
+  /* The child sees the new size... */
+  const char *argv[] = { "sh", "-c", "read a; stty size; read b; stty size", NULL };
+  tether_session *s = spawn_pty(p, &r, argv, 0, 0);
+  CHECK_OK(tether_session_write(s, "a\n", 2));
+  await_output(p, &r, "24 80\r\n"); /* 0 x 0: the default */
+  CHECK_OK(tether_session_resize(s, 40, 120));
+  CHECK_OK(tether_session_write(s, "b\n", 2));
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(s, 10000, &st));
+  CHECK_EQ_INT(st.code, 0);
+  CHECK(strstr(r.out[0], "24 80\r\n") && strstr(r.out[0], "40 120\r\n"));
+  CHECK_EQ_INT(tether_session_resize(s, 10, 10), TETHER_ESTATE); /* over */
+  tether_session_free(s);
+  /* ... and its foreground job gets SIGWINCH. */
+  const char *argv2[] = { "sh", "-c",
+                          "trap 'stty size; exit 0' WINCH; echo ready; "
+                          "while :; do sleep 0.05; done", NULL };
+  s = spawn_pty(p, &r2, argv2, 24, 80);
+  await_output(p, &r2, "ready");
+  CHECK_OK(tether_session_resize(s, 50, 132));
+  CHECK_OK(tether_session_wait(s, 10000, &st));
+  CHECK_EQ_INT(st.code, 0);
+  CHECK(strstr(r2.out[0], "50 132\r\n") != NULL);
+  tether_session_free(s);
+  /* Pipes sessions have no terminal; bad sizes are refused locally. */
+  const char *argv3[] = { "sleep", "5", NULL };
+  s = spawn(p, &r3, argv3);
+  CHECK_EQ_INT(tether_session_resize(s, 24, 80), TETHER_ESTATE);
+  CHECK_EQ_INT(tether_session_resize(s, 0, 80), TETHER_EINVAL);
+  CHECK_EQ_INT(tether_session_resize(s, 24, TETHER_PTY_DIM_MAX + 1), TETHER_EINVAL);
+  CHECK_EQ_INT(tether_session_resize(NULL, 24, 80), TETHER_EINVAL);
+  tether_session_free(s);
+  CHECK_EQ_INT(g.conn_errors + g.session_errors, 0);
+  CHECK_OK(tether_parent_free(p));
+  srec_free(&r);
+  srec_free(&r2);
+  LEAK_CHECK();
+}
+
+TEST(pty_bad_options) {
+  rec g = { 0 };
+  srec r = { 0 };
+  tether_parent *p = start(&g);
+  const char *argv[] = { "true", NULL };
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  so.argv = argv;
+  so.userdata = &r;
+  tether_session *s = NULL;
+  so.io_mode = (tether_io_mode)7;
+  CHECK_EQ_INT(tether_session_spawn(p, &so, &s), TETHER_EINVAL);
+  so.io_mode = TETHER_IO_MODE_PTY;
+  so.pty_rows = TETHER_PTY_DIM_MAX + 1;
+  CHECK_EQ_INT(tether_session_spawn(p, &so, &s), TETHER_EINVAL);
+  so.pty_rows = 24;
+  so.pty_cols = TETHER_PTY_DIM_MAX + 1;
+  CHECK_EQ_INT(tether_session_spawn(p, &so, &s), TETHER_EINVAL);
+  CHECK(s == NULL);
+  /* The largest size is fine. */
+  so.pty_rows = so.pty_cols = TETHER_PTY_DIM_MAX;
+  so.stdin_mode = TETHER_STDIN_MODE_NULL;
+  CHECK_OK(tether_session_spawn(p, &so, &s));
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(s, 10000, &st));
+  CHECK_EQ_INT(st.code, 0);
+  CHECK_EQ_INT(tether_session_write(s, "x", 1), TETHER_ESTATE);
+  tether_session_free(s);
+  CHECK_OK(tether_parent_free(p));
+  LEAK_CHECK();
+}
+
+TEST(pty_stdin_eof) {
+  rec g = { 0 };
+  srec r = { 0 };
+  tether_parent *p = start(&g);
+  const char *argv[] = { "wc", "-c", NULL };
+  tether_session *s = spawn_pty(p, &r, argv, 0, 0);
+  CHECK_OK(tether_session_write(s, "abc", 3));
+  CHECK_OK(tether_session_close_stdin(s)); /* a partial line: VEOF twice */
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(s, 10000, &st));
+  CHECK_EQ_INT(st.code, 0);
+  CHECK_EQ_STR(r.out[0], "abc3\r\n"); /* the echo, then wc's count */
+  tether_session_free(s);
+  CHECK_OK(tether_parent_free(p));
+  srec_free(&r);
+  LEAK_CHECK();
+}
+
+TEST(pty_ctrl_c) {
+  rec g = { 0 };
+  srec r = { 0 };
+  tether_parent *p = start(&g);
+  const char *argv[] = { "sh", "-c",
+                         "trap 'echo caught; exit 9' INT; echo ready; "
+                         "while :; do sleep 0.05; done", NULL };
+  tether_session *s = spawn_pty(p, &r, argv, 0, 0);
+  await_output(p, &r, "ready");
+  CHECK_OK(tether_session_write(s, "\003", 1)); /* ^C, typed */
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(s, 10000, &st));
+  CHECK(st.exited);
+  CHECK_EQ_INT(st.code, 9);
+  CHECK(strstr(r.out[0], "caught\r\n") != NULL);
+  tether_session_free(s);
+  CHECK_OK(tether_parent_free(p));
+  srec_free(&r);
+  LEAK_CHECK();
+}
+
+TEST(pty_capture) {
+  rec g = { 0 };
+  tether_parent *p = start(&g);
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  so.io_mode = TETHER_IO_MODE_PTY;
+  const char *argv[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+  tether_capture_result res;
+  CHECK_OK(tether_capture(p, argv, &so, &res));
+  CHECK_EQ_INT(res.status.code, 3);
+  CHECK_EQ_STR(res.stdout_data, "out\r\nerr\r\n");
+  CHECK_EQ_INT(res.stderr_len, 0);
+  tether_capture_result_free(&res);
+  CHECK_OK(tether_parent_free(p));
+  LEAK_CHECK();
+}
+
+TEST(pty_bulk_exact) {
+  rec g = { 0 };
+  srec r = { 0 }, r2 = { 0 };
+  tether_parent *p = start(&g);
+  /* Output: 5 MB through the terminal (and the parent's Credit{PTY}). */
+  const char *argv[] = { "sh", "-c", "yes | head -c 5000000", NULL };
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  so.argv = argv;
+  so.userdata = &r;
+  so.io_mode = TETHER_IO_MODE_PTY;
+  so.stdin_mode = TETHER_STDIN_MODE_NULL;
+  tether_session *s = NULL;
+  CHECK_OK(tether_session_spawn(p, &so, &s));
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(s, 60000, &st));
+  CHECK_EQ_INT(st.code, 0);
+  size_t y = 0, nl = 0, cr = 0;
+  for (size_t i = 0; i < r.len[0]; i++) {
+    char c = r.out[0][i];
+    if (c == 'y') y++;
+    else if (c == '\n') nl++;
+    else if (c == '\r') cr++;
+    else FAIL("byte %zu is %d", i, c);
+  }
+  CHECK_EQ_INT(y, 2500000);
+  CHECK_EQ_INT(nl, 2500000);
+  CHECK_EQ_INT(cr, 2500000);
+  tether_session_free(s);
+  srec_free(&r);
+  /* Input: 200000 lines typed in, counted by the program after VEOF. */
+  const char *argv2[] = { "wc", "-c", NULL };
+  s = spawn_pty(p, &r2, argv2, 0, 0);
+  char line[16];
+  size_t total = 0;
+  for (int i = 1; i <= 200000; i++) {
+    int n = snprintf(line, sizeof line, "%d\n", i);
+    int rc;
+    while ((rc = tether_session_write(s, line, (size_t)n)) == TETHER_EAGAIN)
+      tether_parent_run(p, 100);
+    CHECK_OK(rc);
+    total += (size_t)n;
+  }
+  CHECK_EQ_INT(total, 1288895);
+  CHECK_OK(tether_session_close_stdin(s));
+  CHECK_OK(tether_session_wait(s, 60000, &st));
+  CHECK_EQ_INT(st.code, 0);
+  const char *want = "\r\n1288895\r\n";
+  CHECK(r2.len[0] > strlen(want));
+  CHECK_EQ_STR(r2.out[0] + r2.len[0] - strlen(want), want);
+  CHECK_EQ_INT(g.conn_errors + g.session_errors, 0);
+  tether_session_free(s);
+  CHECK_OK(tether_parent_free(p));
+  srec_free(&r2);
+  LEAK_CHECK();
+}
+
+TEST(pty_last_output_300) {
+  /* A child that writes and exits at once never loses its last bytes. */
+  rec g = { 0 };
+  tether_parent *p = start(&g);
+  const char *argv[] = { "printf", "last", NULL };
+  for (int i = 0; i < 300; i++) {
+    srec r = { 0 };
+    tether_spawn_options so;
+    tether_spawn_options_init(&so);
+    so.argv = argv;
+    so.userdata = &r;
+    so.io_mode = TETHER_IO_MODE_PTY;
+    so.stdin_mode = TETHER_STDIN_MODE_NULL;
+    tether_session *s = NULL;
+    CHECK_OK(tether_session_spawn(p, &so, &s));
+    tether_exit_status st;
+    CHECK_OK(tether_session_wait(s, 10000, &st));
+    CHECK_EQ_INT(st.code, 0);
+    if (!r.out[0] || strcmp(r.out[0], "last") != 0)
+      FAIL("run %d: \"%s\"", i, r.out[0] ? r.out[0] : "(nothing)");
+    tether_session_free(s);
+    srec_free(&r);
+  }
+  CHECK_EQ_INT(g.conn_errors + g.session_errors, 0);
+  CHECK_OK(tether_parent_free(p));
+  LEAK_CHECK();
+}
+
+TEST(pty_terminate_interactive) {
+  /* An interactive shell ignores SIGTERM: Terminate kills it after the
+   * grace period. */
+  rec g = { 0 };
+  srec r = { 0 };
+  tether_parent *p = start(&g);
+  const char *argv[] = { "sh", "-i", NULL };
+  tether_session *s = spawn_pty(p, &r, argv, 0, 0);
+  CHECK_OK(tether_session_write(s, "echo hi-$((6*7))\n", 17));
+  await_output(p, &r, "hi-42");
+  uint64_t t0 = test_now_ms();
+  CHECK_OK(tether_session_terminate(s, 300));
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(s, 10000, &st));
+  CHECK(st.signaled);
+  CHECK_EQ_INT(st.signal, TETHER_SIG_KILL);
+  CHECK(test_now_ms() - t0 < 5000);
+  tether_session_free(s);
+  CHECK_OK(tether_parent_free(p));
+  srec_free(&r);
+  LEAK_CHECK();
+}
+
 /* ------------------------------------------------------- hostile runner */
 
 typedef enum fake_kind {

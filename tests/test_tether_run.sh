@@ -104,5 +104,110 @@ else bad "bulk_stdin_${mib}MiB" "rc=$rc sizes $(wc -c <"$T/in") $(wc -c <"$T/out
 rm -f "$T/out"
 cat "$T/in" | "$RUN" -- cat 2>/dev/null | cmp -s - "$T/in"
 if [ $? -eq 0 ]; then ok "bulk_pipe_${mib}MiB"; else bad "bulk_pipe_${mib}MiB" "differs"; fi
+rm -f "$T/in" "$T/out"
+
+# ---- -t: the program on a terminal, without a local one (tests/
+# test_tty_tmux.sh drives it from a real terminal). Output lines end in
+# \r\n (the terminal's ONLCR); input typed into the terminal is echoed.
+nocr() { tr -d '\r'; }
+
+# 11. a pty of the requested size: 24x80 by default, $LINES x $COLUMNS
+"$RUN" -t -- sh -c 'tty; stty size' </dev/null >"$T/o" 2>"$T/e"
+rc=$?
+if [ $rc -eq 0 ] && nocr <"$T/o" | head -1 | grep -Eq '^/dev/pts/[0-9]+$' &&
+   [ "$(nocr <"$T/o" | sed -n 2p)" = "24 80" ]
+then ok tty_pts_size; else bad tty_pts_size "rc=$rc out=$(cat "$T/o") $(cat "$T/e")"; fi
+out=$(LINES=30 COLUMNS=100 "$RUN" -t -- stty size </dev/null | nocr)
+if [ "$out" = "30 100" ]; then ok tty_size_env; else bad tty_size_env "out=$out"; fi
+
+# 12. TERM is passed on (also with --clear-env); --env TERM=... wins
+out=$(TERM=tether-test-term "$RUN" -t --clear-env -- /bin/sh -c 'echo "$TERM"' </dev/null | nocr)
+if [ "$out" = tether-test-term ]; then ok tty_term; else bad tty_term "out=$out"; fi
+out=$(TERM=xterm "$RUN" -t --env TERM=vt100 -- sh -c 'echo "$TERM"' </dev/null | nocr)
+if [ "$out" = vt100 ]; then ok tty_term_override; else bad tty_term_override "out=$out"; fi
+
+# 13. -T forces pipes (last one wins)
+out=$("$RUN" -t -T -- sh -c '[ -t 1 ] && echo tty || echo pipe' </dev/null)
+out2=$("$RUN" -T -t -- sh -c '[ -t 1 ] && echo tty || echo pipe' </dev/null | nocr)
+if [ "$out" = pipe ] && [ "$out2" = tty ]; then ok tty_T; else bad tty_T "out=$out out2=$out2"; fi
+
+# 14. exit statuses as for pipes
+"$RUN" -t -- sh -c 'exit 3' </dev/null; rc1=$?
+"$RUN" -t -- sh -c 'kill -TERM $$' </dev/null; rc2=$?
+"$RUN" -t -- /nonexistent </dev/null 2>/dev/null; rc3=$?
+if [ $rc1 -eq 3 ] && [ $rc2 -eq 143 ] && [ $rc3 -eq 127 ]; then ok tty_exit_status
+else bad tty_exit_status "rc=$rc1 $rc2 $rc3"; fi
+
+# 15. piped input is typed in; its end is the terminal's EOF (^D)
+out=$(printf abc | "$RUN" -t -- wc -c | nocr)
+rc=$?
+if [ "$out" = "abc3" ]; then ok tty_stdin_eof; else bad tty_stdin_eof "out=$out"; fi
+printf 'echo hi-$((6*7))\nexit 5\n' | "$RUN" -t -- sh >"$T/o" 2>&1
+rc=$?
+if [ $rc -eq 5 ] && grep -q 'hi-42' "$T/o"; then ok tty_shell_script
+else bad tty_shell_script "rc=$rc out=$(cat "$T/o")"; fi
+
+# 16. 200000 lines in: every byte arrives (the program's count and
+# checksum match), and cat's output plus the echo are 400000 lines
+seq 1 200000 >"$T/seq"
+want=$(cksum <"$T/seq")
+{ "$RUN" -t -- cksum <"$T/seq"; echo $? >"$T/rc"; } | nocr | tail -1 >"$T/o"
+if [ "$(cat "$T/rc")" = 0 ] && [ "$(cat "$T/o")" = "$want" ]; then ok tty_in_200000_cksum
+else bad tty_in_200000_cksum "rc=$(cat "$T/rc") got=$(cat "$T/o") want=$want"; fi
+# Through cat, byte-exact: echo off before the input comes (the input is
+# held back until the program said "go"). With echo on, the echo is
+# lossy by the kernel's design: when the terminal's output is not drained
+# at once, n_tty drops the oldest pending echoes.
+mkfifo "$T/fifo"
+exec 3<>"$T/fifo"
+# (fd 3, our writer, is not inherited: the input ends when we close it.)
+{ "$RUN" -t -- sh -c 'stty -echo; echo go; exec cat' <"$T/fifo"; echo $? >"$T/rc"; } >"$T/o" 3>&- &
+pid=$!
+i=0
+while ! grep -q go "$T/o" 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+cat "$T/seq" >&3
+exec 3>&-
+wait $pid
+if [ "$(cat "$T/rc")" = 0 ] && nocr <"$T/o" | sed 1d | cmp -s - "$T/seq"; then ok tty_cat_200000
+else bad tty_cat_200000 "rc=$(cat "$T/rc") lines=$(wc -l <"$T/o")"; fi
+# output only (stdin is /dev/null: no echo): byte-identical once \r is gone
+{ "$RUN" -t -- seq 1 200000 </dev/null; echo $? >"$T/rc"; } | nocr >"$T/o"
+if [ "$(cat "$T/rc")" = 0 ] && cmp -s "$T/o" "$T/seq"; then ok tty_out_200000
+else bad tty_out_200000 "rc=$(cat "$T/rc") sizes $(wc -c <"$T/o") $(wc -c <"$T/seq")"; fi
+
+# 17. 50 MB through the terminal, none lost
+{ "$RUN" -t -- sh -c 'yes | head -c 50000000' </dev/null; echo $? >"$T/rc"; } | nocr | wc -c >"$T/o"
+if [ "$(cat "$T/rc")" = 0 ] && [ "$(cat "$T/o")" -eq 50000000 ]; then ok tty_yes_50MB
+else bad tty_yes_50MB "rc=$(cat "$T/rc") bytes=$(cat "$T/o")"; fi
+
+# 18. a program that writes and exits at once never loses its last output
+# (TETHER_RUN_TTY_LOOP runs, default 1000)
+loops=${TETHER_RUN_TTY_LOOP:-1000}
+i=0; lost=0
+while [ $i -lt "$loops" ]; do
+  out=$("$RUN" -t -- printf last </dev/null)
+  [ "$out" = last ] || { lost=$((lost + 1)); echo "  run $i: \"$out\""; }
+  i=$((i + 1))
+done
+if [ $lost -eq 0 ]; then ok "tty_last_output_x$loops"; else bad "tty_last_output_x$loops" "$lost lost"; fi
+
+# 19. signals to tether-run -t: SIGTERM terminates the program (its trap
+# runs; one that ignores SIGTERM is killed after the grace), SIGHUP hangs
+# it up, SIGINT is forwarded
+tty_sig() { # SIGNAL SCRIPT -> the exit status
+  "$RUN" -t -- sh -c "$2" </dev/null >"$T/o" 2>/dev/null &
+  pid=$!
+  i=0
+  while ! grep -q ready "$T/o" 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+  kill -"$1" $pid
+  wait $pid
+}
+loopsh='echo ready; while :; do sleep 0.05; done'
+tty_sig TERM "trap 'exit 42' TERM; $loopsh"; rc1=$?
+tty_sig TERM "trap '' TERM; $loopsh"; rc2=$?
+tty_sig HUP "trap 'exit 43' HUP; $loopsh"; rc3=$?
+tty_sig INT "trap 'exit 44' INT; $loopsh"; rc4=$?
+if [ $rc1 -eq 42 ] && [ $rc2 -eq 137 ] && [ $rc3 -eq 43 ] && [ $rc4 -eq 44 ]; then ok tty_signals
+else bad tty_signals "rc=$rc1 $rc2 $rc3 $rc4 (want 42 137 43 44)"; fi
 
 exit $failed
