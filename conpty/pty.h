@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "tether/error.h"
+#include "tether/limits.h"
 #include "tether/os.h"
 
 typedef struct tether__pty tether__pty;
@@ -32,9 +33,9 @@ typedef struct tether__pty tether__pty;
 /* Size used when a Spawn asks for 0 rows or 0 columns. */
 #define TETHER__PTY_DEFAULT_ROWS 24u
 #define TETHER__PTY_DEFAULT_COLS 80u
-/* Largest accepted dimension (struct winsize / COORD hold 16 bits; ConPTY
- * takes SHORT). */
-#define TETHER__PTY_MAX_DIM 32767u
+/* Largest accepted dimension: TETHER_PTY_DIM_MAX (struct winsize / COORD
+ * hold 16 bits; ConPTY takes SHORT). */
+#define TETHER__PTY_MAX_DIM TETHER_PTY_DIM_MAX
 
 /* Opens a terminal of rows x cols (each in [1, TETHER__PTY_MAX_DIM]).
  * Returns 0 and *out, or TETHER_EINVAL (bad size), TETHER_ENOMEM, or

@@ -39,6 +39,11 @@
 #define TETHER_NAME_MAX_BYTES 64u
 #define TETHER_MESSAGE_MAX_BYTES 1024u
 
+/* Largest terminal dimension (rows or columns) of a pty session; a Spawn
+ * or Resize past it is refused (TETHER_EINVAL locally, INVALID on the
+ * wire). */
+#define TETHER_PTY_DIM_MAX 32767u
+
 /* Sessions per connection. TETHER_ELIMIT_SESSIONS */
 #define TETHER_SESSIONS_MAX_DEFAULT 1024u
 #define TETHER_SESSIONS_MAX_CEILING 65536u

@@ -270,7 +270,7 @@ typedef enum tether_stdin_mode {
   TETHER_STDIN_MODE_NULL = 1   /* the child's stdin is the null device */
 } tether_stdin_mode;
 
-/* How the command's standard descriptors are connected. Since 0.2. */
+/* How the command's standard descriptors are connected. Since 0.1. */
 typedef enum tether_io_mode {
   TETHER_IO_MODE_PIPES = 0,    /* separate stdin, stdout and stderr pipes */
   /* A pseudo-terminal (docs/PROTOCOL.md §6.5) is the command's stdin,
@@ -288,14 +288,11 @@ typedef enum tether_io_mode {
   TETHER_IO_MODE_PTY = 1
 } tether_io_mode;
 
-/* Largest terminal dimension (rows or columns) of a pty session. */
-#define TETHER_PTY_DIM_MAX 32767u
-
 /* A permission profile (docs/SANDBOX.md): what the command may write and
  * whether it may use the network. The runner enforces it or refuses the
  * spawn (on_spawn_failed, stage TETHER_STAGE_PERMISSIONS); it never runs the
  * command unsandboxed. Needs protocol version 2 and a runner that lists
- * CAPABILITY_PERMISSION_PROFILES (tether_runner_info). Since 0.2. */
+ * CAPABILITY_PERMISSION_PROFILES (tether_runner_info). Since 0.1. */
 typedef struct tether_permission_profile {
   /* 0: no filesystem restriction; TETHER_FS_READ_ONLY: read everywhere,
    * write nowhere; TETHER_FS_WORKSPACE_WRITE: write only below
@@ -339,12 +336,12 @@ typedef struct tether_spawn_options {
   void *userdata;             /* tether_session_userdata() */
   /* NULL: no profile. Copied by tether_session_spawn; checked there for
    * syntax (TETHER_EINVAL, TETHER_ELIMIT_ROOTS, TETHER_ELIMIT_PATH).
-   * Since 0.2. */
+   * Since 0.1. */
   const tether_permission_profile *permission_profile;
-  /* TETHER_IO_MODE_PIPES (the default) or TETHER_IO_MODE_PTY. Since 0.2. */
+  /* TETHER_IO_MODE_PIPES (the default) or TETHER_IO_MODE_PTY. Since 0.1. */
   tether_io_mode io_mode;
   /* TETHER_IO_MODE_PTY only: the terminal's size, each at most
-   * TETHER_PTY_DIM_MAX; 0 means 24 rows, 80 columns. Since 0.2. */
+   * TETHER_PTY_DIM_MAX; 0 means 24 rows, 80 columns. Since 0.1. */
   uint32_t pty_rows, pty_cols;
 } tether_spawn_options;
 
@@ -399,7 +396,7 @@ TETHER_EXTERN int tether_session_status(tether_session *s);
  * its foreground job if the size changed). TETHER_EINVAL (a dimension 0
  * or above TETHER_PTY_DIM_MAX); TETHER_ESTATE (a pipes session, or the
  * session is over); TETHER_ECLOSED; TETHER_ETIMEDOUT. Allowed in
- * callbacks. Since 0.2. */
+ * callbacks. Since 0.1. */
 TETHER_EXTERN int tether_session_resize(tether_session *s, uint32_t rows, uint32_t cols);
 
 /* The spawn options' userdata. */

@@ -151,7 +151,7 @@ typedef struct tether_runner_options {
    * SpawnFailed{PERMISSIONS, PERMISSION_DENIED}. Default 0. Profiles are
    * enforced with Landlock and namespaces (docs/SANDBOX.md); set
    * TETHER_LOG=debug to log each Spawn's permission decision on stderr.
-   * Since 0.2. */
+   * Since 0.1. */
   int allow_full_access;
 } tether_runner_options;
 
