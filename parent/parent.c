@@ -324,7 +324,7 @@ int tether__parent_handshake(tether_parent *p, char *err, size_t errlen) {
 /* ---------------------------------------------------------------- open */
 
 int tether__parent_open(const tether_parent_options *o, tether_transport *t,
-                        int64_t runner_pid, tether_parent **out) {
+                        int64_t runner_pid, void *runner_os, tether_parent **out) {
   char err[TETHER_MESSAGE_MAX_BYTES];
   tether_parent *p = NULL;
   int rc;
@@ -342,6 +342,7 @@ int tether__parent_open(const tether_parent_options *o, tether_transport *t,
   p->o.errbuf = NULL;
   p->o.errbuf_len = 0;
   p->runner_pid = runner_pid;
+  p->runner_os = runner_os;
   p->next_id = 1;
   p->max_frame_out = TETHER_FRAME_MAX_MINIMUM;
 
@@ -385,16 +386,17 @@ int tether_parent_start(const tether_parent_options *o, tether_parent **out) {
   char err[TETHER_MESSAGE_MAX_BYTES];
   tether_transport *t = NULL;
   int64_t pid = -1;
+  void *os = NULL;
   if (!out) return TETHER_EINVAL;
   *out = NULL;
   if (!o) return TETHER_EINVAL;
   int rc = check_options(o, err, sizeof err);
-  if (rc == 0) rc = tether__parent_spawn_runner(o, &t, &pid, err, sizeof err);
+  if (rc == 0) rc = tether__parent_spawn_runner(o, &t, &pid, &os, err, sizeof err);
   if (rc < 0) {
     put_err(o, err);
     return rc;
   }
-  return tether__parent_open(o, t, pid, out);
+  return tether__parent_open(o, t, pid, os, out);
 }
 
 int tether_parent_attach_fds(const tether_parent_options *o, int read_fd, int write_fd,
@@ -422,7 +424,7 @@ int tether_parent_attach_fds(const tether_parent_options *o, int read_fd, int wr
     if (write_fd >= 0 && write_fd != read_fd) tether__parent_close_fd(write_fd);
     return rc;
   }
-  return tether__parent_open(o, t, -1, out);
+  return tether__parent_open(o, t, -1, NULL, out);
 }
 
 int tether_parent_connect_unix(const tether_parent_options *o, const char *path,
@@ -445,7 +447,7 @@ int tether_parent_connect_unix(const tether_parent_options *o, const char *path,
     if (o) put_err(o, err);
     return rc;
   }
-  return tether__parent_open(o, t, -1, out);
+  return tether__parent_open(o, t, -1, NULL, out);
 }
 
 int tether__parent_attach_transport(const tether_parent_options *o, tether_transport *t,
@@ -463,7 +465,7 @@ int tether__parent_attach_transport(const tether_parent_options *o, tether_trans
     tether_transport_free(t);
     return rc;
   }
-  return tether__parent_open(o, t, -1, out);
+  return tether__parent_open(o, t, -1, NULL, out);
 }
 
 /* ----------------------------------------------------------------- end */

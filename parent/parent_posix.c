@@ -30,7 +30,7 @@ void tether__parent_close_fd(int fd) {
 static const char *const default_argv[] = { "tether-runner", "--fd", "3", NULL };
 
 int tether__parent_spawn_runner(const tether_parent_options *o, tether_transport **t,
-                                int64_t *pid_out, char *err, size_t errlen) {
+                                int64_t *pid_out, void **os, char *err, size_t errlen) {
   const char *const *argv = o->runner_argv ? o->runner_argv : default_argv;
   int sv[2] = { -1, -1 };
   int child = -1, rc = 0, have_fa = 0, have_attr = 0;
@@ -40,6 +40,7 @@ int tether__parent_spawn_runner(const tether_parent_options *o, tether_transport
 
   *t = NULL;
   *pid_out = -1;
+  *os = NULL; /* the pid is enough: it stays ours until we reap it */
   if (!argv[0] || !argv[0][0]) {
     snprintf(err, errlen, "empty runner argv");
     return TETHER_EINVAL;

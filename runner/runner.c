@@ -558,9 +558,10 @@ static void handle_session_frame(tether__runner *r, const tether_msg *m) {
                  s->out[0].wire == TETHER_STREAM_PTY
                      ? "rows and cols must be in 1..32767"
                      : "not a terminal session");
-    else if (rc < 0)
-      send_error(r, s->id, TETHER_WIRE_INTERNAL, false, "Resize on session %u failed: %s",
-                 s->id, tether_strerror(rc));
+    else if (rc < 0) /* UNSUPPORTED: a console that cannot resize (Wine's ConPTY) */
+      send_error(r, s->id,
+                 rc == TETHER_EUNSUPPORTED ? TETHER_WIRE_UNSUPPORTED : TETHER_WIRE_INTERNAL, false,
+                 "Resize on session %u failed: %s", s->id, tether_strerror(rc));
     break;
   }
   case TETHER_MSG_SIGNAL: {

@@ -17,7 +17,13 @@ tether_add_test(test_codec_hello SOURCES test_hello.c LIBS tether_msg)
 # Named pipes, inherited handle pairs, the channel over both.
 tether_add_test(test_npipe_win SOURCES test_npipe_win.c LIBS tether_transport)
 
-set(tether_win_tests test_error test_framing test_codec test_codec_hello test_npipe_win)
+# The runner and parent end to end (tether-runner.exe, tether-run.exe next
+# to the test binary in bin/), ConPTY as far as Wine goes.
+tether_add_test(test_parent_win SOURCES test_parent_win.c LIBS tether_parent shell32)
+add_dependencies(test_parent_win tether-runner tether-run)
+
+set(tether_win_tests test_error test_framing test_codec test_codec_hello test_npipe_win
+    test_parent_win)
 
 # Under Wine: one persistent wineserver for the whole run (started by a
 # setup fixture, stopped by a cleanup one), or every process start pays for
