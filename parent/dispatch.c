@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "transport/escape.h"
 
 static const char *stream_name(uint32_t stream) {
   switch (stream) {
@@ -431,8 +432,8 @@ static void on_error_frame(tether_parent *p, tether_session *s, const tether_msg
   int code = map_wire(m->u.error.code);
   int fatal = m->u.error.fatal || m->u.error.code == TETHER_WIRE_PROTOCOL ||
               m->u.error.code == TETHER_WIRE_VERSION_UNSUPPORTED;
-  tether__parent_escape(text, sizeof text, m->u.error.message.data,
-                        m->u.error.message.len);
+  tether__escape(text, sizeof text, m->u.error.message.data,
+                        m->u.error.message.len, TETHER__ESC_KEEP_UTF8 | TETHER__ESC_KEEP_QUOTES);
   /* A session-scoped Error is a report: it never ends the session (a bad
    * Spawn is answered with SpawnFailed, never an Error). One for a session
    * that is over answers a request that crossed its Exited (a late Signal,
@@ -482,8 +483,8 @@ static void handle(tether_parent *p, const tether_msg *m) {
         violation(p, "runner sent Goodbye on session %u", m->session);
         return;
       }
-      tether__parent_escape(text, sizeof text, m->u.goodbye.reason.data,
-                            m->u.goodbye.reason.len);
+      tether__escape(text, sizeof text, m->u.goodbye.reason.data,
+                            m->u.goodbye.reason.len, TETHER__ESC_KEEP_UTF8 | TETHER__ESC_KEEP_QUOTES);
       snprintf(buf, sizeof buf, "runner said goodbye%s%s", text[0] ? ": " : "", text);
       tether__parent_fail(p, TETHER_ECLOSED, 0, buf);
       return;

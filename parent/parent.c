@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "transport/escape.h"
 
 #define PARENT_IMPLEMENTATION "libtether_parent"
 #define PARENT_CAPS                                                           \
@@ -61,28 +62,6 @@ const char *tether__parent_fmt(tether_parent *p, const char *fmt, ...) {
   return p->msg;
 }
 
-void tether__parent_escape(char *dst, size_t cap, const uint8_t *src, size_t len) {
-  static const char hex[] = "0123456789abcdef";
-  size_t j = 0;
-  if (cap == 0) return;
-  size_t i;
-  for (i = 0; i < len; i++) {
-    uint8_t c = src[i];
-    /* UTF-8 lead and continuation bytes pass; controls are escaped. */
-    if ((c >= 0x20 && c != 0x7f) || c == '\t') {
-      if (j + 1 >= cap) break;
-      dst[j++] = (char)c;
-    } else {
-      if (j + 4 >= cap) break;
-      dst[j++] = '\\';
-      dst[j++] = 'x';
-      dst[j++] = hex[c >> 4];
-      dst[j++] = hex[c & 15];
-    }
-  }
-  if (i < len) j = tether__parent_utf8_cut(dst, j);
-  dst[j] = '\0';
-}
 
 size_t tether__parent_utf8_cut(const char *s, size_t n) {
   /* Drop a trailing sequence that may be incomplete, so text cut to a
@@ -284,7 +263,7 @@ int tether__parent_handshake(tether_parent *p, char *err, size_t errlen) {
       return TETHER_EPROTOCOL;
     }
     if (m.type == TETHER_MSG_ERROR) {
-      tether__parent_escape(why, sizeof why, m.u.error.message.data, m.u.error.message.len);
+      tether__escape(why, sizeof why, m.u.error.message.data, m.u.error.message.len, TETHER__ESC_KEEP_UTF8 | TETHER__ESC_KEEP_QUOTES);
       snprintf(err, errlen, "the runner refused the connection: %s", why);
       return wire_to_code(m.u.error.code) == TETHER_EVERSION ? TETHER_EVERSION
                                                              : TETHER_EPROTOCOL;
@@ -311,11 +290,11 @@ int tether__parent_handshake(tether_parent *p, char *err, size_t errlen) {
                                                 : TETHER_SESSIONS_MAX_DEFAULT;
     p->window = ag.initial_window ? ag.initial_window : p->o.window;
     p->flow = (p->peer_caps & TETHER_CAP_BIT(TETHER_CAP_FLOW_CONTROL)) != 0;
-    tether__parent_escape(p->impl, sizeof p->impl, m.u.hello.implementation.data,
-                          m.u.hello.implementation.len);
-    tether__parent_escape(p->impl_version, sizeof p->impl_version,
+    tether__escape(p->impl, sizeof p->impl, m.u.hello.implementation.data,
+                          m.u.hello.implementation.len, TETHER__ESC_KEEP_UTF8 | TETHER__ESC_KEEP_QUOTES);
+    tether__escape(p->impl_version, sizeof p->impl_version,
                           m.u.hello.implementation_version.data,
-                          m.u.hello.implementation_version.len);
+                          m.u.hello.implementation_version.len, TETHER__ESC_KEEP_UTF8 | TETHER__ESC_KEEP_QUOTES);
     tether_channel_set_limits(p->ch, p->o.max_frame, p->max_frame_out);
     return 0;
   }

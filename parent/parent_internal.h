@@ -113,8 +113,6 @@ int tether__parent_flush(tether_parent *p);
 /* snprintf into p->msg. */
 const char *tether__parent_fmt(tether_parent *p, const char *fmt, ...)
     TETHER__PRINTF(2, 3);
-/* Copies `b` into dst as printable text (others as \xNN), NUL-terminated. */
-void tether__parent_escape(char *dst, size_t cap, const uint8_t *src, size_t len);
 /* The longest prefix of s[0..n) that does not end in a cut UTF-8 sequence. */
 size_t tether__parent_utf8_cut(const char *s, size_t n);
 /* The handshake, blocking, on p->ch. */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "runner_internal.h"
+#include "transport/escape.h"
 
 #ifndef TETHER_VERSION_STRING
 #define TETHER_VERSION_STRING "0.0.0"
@@ -45,25 +46,6 @@ uint64_t tether__runner_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-void tether__runner_escape(char *dst, size_t cap, const uint8_t *src, size_t len) {
-  static const char hex[] = "0123456789abcdef";
-  size_t o = 0;
-  if (!cap) return;
-  for (size_t i = 0; i < len && o + 1 < cap; i++) {
-    uint8_t c = src[i];
-    if (c >= 0x20 && c < 0x7f) {
-      dst[o++] = (char)c;
-    } else {
-      if (o + 5 >= cap) break;
-      dst[o++] = '\\';
-      dst[o++] = 'x';
-      dst[o++] = hex[c >> 4];
-      dst[o++] = hex[c & 15];
-    }
-  }
-  dst[o] = '\0';
 }
 
 static int check_options(const tether_runner_options *o) {
@@ -119,7 +101,7 @@ static void send_error(tether__runner *r, uint32_t session, uint32_t code, bool 
   va_start(ap, fmt);
   vsnprintf(raw, sizeof raw, fmt, ap);
   va_end(ap);
-  tether__runner_escape(msg, sizeof msg, (const uint8_t *)raw, strlen(raw));
+  tether__escape(msg, sizeof msg, raw, strlen(raw), TETHER__ESC_KEEP_QUOTES);
   tether_msg m;
   memset(&m, 0, sizeof m);
   m.session = session;
@@ -146,7 +128,7 @@ static void fatal(tether__runner *r, uint32_t code, int result, const char *fmt,
 static void send_spawn_failed(tether__runner *r, uint32_t session, uint32_t stage,
                               uint32_t error, int os_error, const char *message) {
   char msg[512];
-  tether__runner_escape(msg, sizeof msg, (const uint8_t *)message, strlen(message));
+  tether__escape(msg, sizeof msg, message, strlen(message), TETHER__ESC_KEEP_QUOTES);
   tether_msg m;
   memset(&m, 0, sizeof m);
   m.session = session;
@@ -699,7 +681,7 @@ static void handle_payload(tether__runner *r, const uint8_t *p, size_t n) {
   case TETHER_MSG_ERROR:
     if (m.u.error.fatal) {
       char text[256];
-      tether__runner_escape(text, sizeof text, m.u.error.message.data, m.u.error.message.len);
+      tether__escape(text, sizeof text, m.u.error.message.data, m.u.error.message.len, 0);
       tether__runner_close(r,
                            m.u.error.code == TETHER_WIRE_VERSION_UNSUPPORTED ? TETHER_EVERSION
                                                                              : TETHER_EPROTOCOL,

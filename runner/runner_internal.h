@@ -14,6 +14,7 @@
 #include "codec/hello.h"
 #include "sandbox/sandbox.h"
 #include "transport/channel.h"
+#include "transport/escape.h" /* tether__escape: printable messages */
 #include "transport/compat.h"
 
 /* The platform layer. Besides its types, each names the OsErrorSpace of
@@ -164,9 +165,6 @@ void tether__runner_on_stdin_writable(tether__runner *r, tether__session *s);
 bool tether__runner_stream_wanted(const tether__runner *r, const tether__session *s, int i);
 
 uint64_t tether__runner_now_ms(void);
-/* Copies `src` into dst as printable ASCII (others as \xNN), NUL-terminated,
- * truncated to fit; safe for UTF-8 text fields. */
-void tether__runner_escape(char *dst, size_t cap, const uint8_t *src, size_t len);
 
 /* ---- session_posix.c: one session's process and pipes ---- */
 /* Spawns `req` for `s` (pid, pidfd, pipes, streams set up). -1 with `so`

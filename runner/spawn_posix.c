@@ -26,6 +26,7 @@
 
 #include "conpty/pty_posix.h"
 #include "proc_posix.h"
+#include "transport/escape.h"
 
 extern char **environ;
 
@@ -62,24 +63,10 @@ uint32_t tether__spawn_error_from_errno(int err) {
   }
 }
 
-static void escape(char *dst, size_t cap, const char *src) {
-  size_t o = 0;
-  for (; *src && o + 5 < cap; src++) {
-    unsigned char c = (unsigned char)*src;
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      dst[o++] = (char)c;
-    } else {
-      snprintf(dst + o, cap - o, "\\x%02x", c);
-      o += 4;
-    }
-  }
-  dst[o] = '\0';
-}
-
 static int fail(tether__spawn_out *out, uint32_t stage, uint32_t error,
                 int os_error, const char *fmt, const char *arg) {
   char esc[256];
-  escape(esc, sizeof esc, arg ? arg : "");
+  tether__escape(esc, sizeof esc, arg ? arg : "", arg ? strlen(arg) : 0, 0);
   out->stage = stage;
   out->error = error;
   out->os_error = os_error;

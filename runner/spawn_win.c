@@ -18,6 +18,7 @@
 #include "conpty/pty_win.h"
 #include "transport/cmdline_win.h"
 #include "runner_internal.h"
+#include "transport/escape.h"
 
 #define CMDLINE_MAX 32767 /* CreateProcessW's limit, in UTF-16 units with the NUL */
 #define PIPE_BUF_SIZE (64u << 10)
@@ -71,7 +72,7 @@ static void sys_message(DWORD err, char *buf, size_t len) {
   if (n == 0 || !WideCharToMultiByte(CP_UTF8, 0, w, -1, u, sizeof u, NULL, NULL))
     snprintf(u, sizeof u, "Win32 error");
   /* Printable ASCII only (the message goes on the wire as such). */
-  tether__runner_escape(buf, len, (const uint8_t *)u, strlen(u));
+  tether__escape(buf, len, (const uint8_t *)u, strlen(u), 0);
 }
 
 /* Fills the failure; `what` names the step and may hold one %s for `arg`
@@ -79,8 +80,8 @@ static void sys_message(DWORD err, char *buf, size_t len) {
 static int fail(tether__spawn_out *out, uint32_t stage, uint32_t error, DWORD os_error,
                 const char *what, const char *arg) {
   char esc[256], head[400], sys[256];
-  tether__runner_escape(esc, sizeof esc, (const uint8_t *)(arg ? arg : ""),
-                        arg ? strlen(arg) : 0);
+  tether__escape(esc, sizeof esc, (const uint8_t *)(arg ? arg : ""),
+                        arg ? strlen(arg) : 0, 0);
   snprintf(head, sizeof head, what, esc);
   out->stage = stage;
   out->error = error;
@@ -343,7 +344,7 @@ static int plan_build(plan *p, const tether_msg_spawn *req, tether__spawn_out *o
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0, "unknown stdin_mode%s", "");
   if (req->env_mode > TETHER_ENV_CLEAR)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0, "unknown env_mode%s", "");
-  tether__runner_escape(arg0, arg0_len, req->argv.items[0].data, req->argv.items[0].len);
+  tether__escape(arg0, arg0_len, req->argv.items[0].data, req->argv.items[0].len, 0);
 
   p->argv = calloc(req->argv.count, sizeof *p->argv);
   if (!p->argv) return fail_win(out, TETHER_STAGE_SETUP, ERROR_NOT_ENOUGH_MEMORY, "argv%s", "");
@@ -378,7 +379,7 @@ static int plan_build(plan *p, const tether_msg_spawn *req, tether__spawn_out *o
       return fail_win(out, TETHER_STAGE_SETUP, ERROR_NOT_ENOUGH_MEMORY, "cwd%s", "");
     }
     char cwd_esc[256];
-    tether__runner_escape(cwd_esc, sizeof cwd_esc, req->cwd.data, req->cwd.len);
+    tether__escape(cwd_esc, sizeof cwd_esc, req->cwd.data, req->cwd.len, 0);
     DWORD a = GetFileAttributesW(p->cwd);
     if (a == INVALID_FILE_ATTRIBUTES)
       return fail_win(out, TETHER_STAGE_CWD, GetLastError(), "cwd \"%s\"", cwd_esc);

@@ -12,27 +12,9 @@
 #include "tether/error.h"
 #include "transport/compat.h"
 #include "tether/parent.h"
+#include "transport/escape.h"
 
 /* ------------------------------------------------------------- helpers */
-
-/* Printable ASCII copy of `len` bytes (others as \xNN), truncated. */
-static void esc(char *dst, size_t cap, const char *src, size_t len) {
-  static const char hex[] = "0123456789abcdef";
-  size_t o = 0;
-  for (size_t i = 0; i < len && o + 1 < cap; i++) {
-    unsigned char c = (unsigned char)src[i];
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      dst[o++] = (char)c;
-    } else {
-      if (o + 5 >= cap) break;
-      dst[o++] = '\\';
-      dst[o++] = 'x';
-      dst[o++] = hex[c >> 4];
-      dst[o++] = hex[c & 15];
-    }
-  }
-  if (cap) dst[o < cap ? o : cap - 1] = '\0';
-}
 
 TETHER__PRINTF(3, 4)
 static int why_fmt(char *why, size_t len, const char *fmt, ...) {
@@ -177,7 +159,7 @@ int tether__sandbox_check(const tether_msg_profile *p, tether_bytes cwd, char *w
   }
   if (cwd.len && !is_abs(cwd)) {
     char e[128];
-    esc(e, sizeof e, (const char *)cwd.data, cwd.len);
+    tether__escape(e, sizeof e, (const char *)cwd.data, cwd.len, 0);
     why_fmt(why, len, "permission_profile_cwd \"%s\" is not absolute", e);
     return TETHER_EINVAL;
   }
@@ -192,7 +174,7 @@ int tether__sandbox_check(const tether_msg_profile *p, tether_bytes cwd, char *w
     if ((rc = check_path(b, "writable_roots", i, why, len)) < 0) return rc;
     if (!is_abs(b) && cwd.len == 0) {
       char e[128];
-      esc(e, sizeof e, (const char *)b.data, b.len);
+      tether__escape(e, sizeof e, (const char *)b.data, b.len, 0);
       why_fmt(why, len, "writable root \"%s\" is relative but permission_profile_cwd is empty",
               e);
       return TETHER_EINVAL;
@@ -225,8 +207,8 @@ static int real(const char *path, char **out) {
 static int resolve_dir(const char *what, const char *given, size_t given_len,
                        const char *joined, char **out, tether__sandbox_failure *f) {
   char eg[200], ej[200];
-  esc(eg, sizeof eg, given, given_len);
-  esc(ej, sizeof ej, joined, strlen(joined));
+  tether__escape(eg, sizeof eg, given, given_len, 0);
+  tether__escape(ej, sizeof ej, joined, strlen(joined), 0);
   bool same = strcmp(eg, ej) == 0;
   int e = real(joined, out);
   if (e)
@@ -285,7 +267,7 @@ int tether__sandbox_resolve(const tether_msg_profile *p, tether_bytes cwd_b, con
   for (size_t i = 0; i < p->read_only_subpaths.count; i++) {
     tether_bytes b = p->read_only_subpaths.items[i];
     char eg[200];
-    esc(eg, sizeof eg, (const char *)b.data, b.len);
+    tether__escape(eg, sizeof eg, (const char *)b.data, b.len, 0);
     if (is_abs(b)) {
       char *joined = join(NULL, b), *r = NULL;
       if (!joined) return oom(f);
@@ -311,7 +293,7 @@ int tether__sandbox_resolve(const tether_msg_profile *p, tether_bytes cwd_b, con
       if (e == ENOENT || e == ENOTDIR) continue; /* nothing here to protect */
       if (e) {
         char er[200];
-        esc(er, sizeof er, out->roots[k], strlen(out->roots[k]));
+        tether__escape(er, sizeof er, out->roots[k], strlen(out->roots[k]), 0);
         return refuse(f, spawn_error_of(e), e, "read-only subpath \"%s\" under \"%s\": %s", eg,
                       er, strerror(e));
       }
@@ -356,7 +338,7 @@ static void add(char *buf, size_t len, size_t *o, const char *s) {
 
 static void add_path(char *buf, size_t len, size_t *o, const char *p) {
   char e[300];
-  esc(e, sizeof e, p, strlen(p));
+  tether__escape(e, sizeof e, p, strlen(p), 0);
   add(buf, len, o, e);
 }
 

@@ -7,6 +7,8 @@
  * make us allocate more than max_frame. */
 #include "framing.h"
 
+#include "escape.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,27 +75,6 @@ int tether_frame_reader_set_max(tether_frame_reader *r, uint32_t max_frame) {
   return 0;
 }
 
-/* Escapes `n` bytes for an error message: printable ASCII as is, the rest
- * as \xNN, so a stray shell message or binary junk both read clearly. */
-static void escape(char *out, size_t outsz, const uint8_t *p, size_t n) {
-  size_t o = 0;
-  for (size_t i = 0; i < n && o + 5 < outsz; i++) {
-    uint8_t c = p[i];
-    if (c == '\n' || c == '\r' || c == '\t') {
-      out[o++] = '\\';
-      out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-    } else if (c == '"' || c == '\\') {
-      out[o++] = '\\';
-      out[o++] = (char)c;
-    } else if (c >= 0x20 && c < 0x7f) {
-      out[o++] = (char)c;
-    } else {
-      o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
-    }
-  }
-  out[o] = '\0';
-}
-
 /* The preface bytes already matched are the expected ones, so the bytes to
  * show are those plus what this feed holds, up to PREFACE_SHOW_MAX. */
 static int preface_error(tether_frame_reader *r, const uint8_t *data, size_t len) {
@@ -104,7 +85,7 @@ static int preface_error(tether_frame_reader *r, const uint8_t *data, size_t len
   memcpy(got + n, data, more);
   n += more;
   char shown[PREFACE_SHOW_MAX * 4 + 1];
-  escape(shown, sizeof shown, got, n);
+  tether__escape(shown, sizeof shown, got, n, 0);
   return fail(r, TETHER_EPREFACE, "not a tether peer: got \"%s\" at byte %zu",
               shown, r->preface_seen);
 }
