@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "runner_internal.h"
+#include "cli.h"
 
 static const char usage[] =
     "usage: tether-runner (--stdio | --fd R[,W] | --connect PATH | --listen PATH)\n"
@@ -50,15 +51,6 @@ static const char usage[] =
     "\n"
     "Permission profiles are enforced with Landlock and namespaces (Linux);\n"
     "TETHER_LOG=debug logs each Spawn's permission decision on stderr.\n";
-
-static int parse_u32(const char *s, uint32_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (errno || end == s || *end || v > 0xffffffffu || s[0] == '-') return -1;
-  *out = (uint32_t)v;
-  return 0;
-}
 
 static int parse_fd(const char *s, char **end) {
   errno = 0;
@@ -118,27 +110,6 @@ int main(int argc, char **argv) {
       mode = a[2] == 'c' ? CONNECT : LISTEN;
       path = v;
       i++;
-    } else if (!strcmp(a, "--max-sessions") && v) {
-      if (parse_u32(v, &o.max_sessions) < 0) return die_usage("bad --max-sessions", v);
-      i++;
-    } else if (!strcmp(a, "--max-frame") && v) {
-      if (parse_u32(v, &o.max_frame_size) < 0) return die_usage("bad --max-frame", v);
-      i++;
-    } else if (!strcmp(a, "--handshake-timeout") && v) {
-      if (parse_u32(v, &o.handshake_timeout_ms) < 0)
-        return die_usage("bad --handshake-timeout", v);
-      i++;
-    } else if (!strcmp(a, "--window") && v) {
-      if (parse_u32(v, &o.window) < 0) return die_usage("bad --window", v);
-      i++;
-    } else if (!strcmp(a, "--max-window") && v) {
-      if (parse_u32(v, &o.max_window) < 0) return die_usage("bad --max-window", v);
-      i++;
-    } else if (!strcmp(a, "--allow-full-access")) {
-      o.allow_full_access = 1;
-    } else if (!strcmp(a, "--name") && v) {
-      o.name = v;
-      i++;
     } else if (!strcmp(a, "--child-watch") && v) { /* testing: force the fallback */
       if (!strcmp(v, "sigchld")) o.child_watch = TETHER_RUNNER_WATCH_SIGCHLD;
       else if (!strcmp(v, "pidfd")) o.child_watch = TETHER_RUNNER_WATCH_PIDFD;
@@ -146,14 +117,16 @@ int main(int argc, char **argv) {
       else return die_usage("bad --child-watch", v);
       i++;
     } else {
-      return die_usage("unknown or incomplete argument", a);
+      const char *bad = NULL;
+      int took = tether__runner_cli_option(&o, a, v, &bad);
+      if (took < 0) return die_usage(bad, v);
+      if (took == 0) return die_usage("unknown or incomplete argument", a);
+      i += took - 1;
     }
   }
 
-  if (o.window < 1 || o.window > TETHER_WINDOW_MAX)
-    return die_usage("--window must be in 1..16777216", NULL);
-  if (o.max_window < o.window || o.max_window > TETHER_WINDOW_MAX)
-    return die_usage("--max-window must be in [--window, 16777216]", NULL);
+  const char *rule = tether__runner_cli_check(&o);
+  if (rule) return die_usage(rule, NULL);
 
   /* The library never dies of SIGPIPE, but a write to stderr might. */
   signal(SIGPIPE, SIG_IGN);

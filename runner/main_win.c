@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "runner_internal.h"
+#include "cli.h"
 
 static const char usage[] =
     "usage: tether-runner (--pipe NAME | --handles R[,W] | --stdio)\n"
@@ -48,15 +49,6 @@ static const char usage[] =
     "\n"
     "Permission profiles are not enforced on Windows: a Spawn that asks for\n"
     "one is refused (SpawnFailed, stage PERMISSIONS).\n";
-
-static int parse_u32(const char *s, uint32_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end || v > 0xffffffffu || s[0] == '-') return -1;
-  *out = (uint32_t)v;
-  return 0;
-}
 
 static HANDLE parse_handle(const char *s, char **end) {
   errno = 0;
@@ -128,33 +120,16 @@ int main(int argc, char **argv) {
       if (!rh || !wh || *end) return die_usage("bad --handles value", v);
       mode = HANDLES;
       i++;
-    } else if (!strcmp(a, "--max-sessions") && v) {
-      if (parse_u32(v, &o.max_sessions) < 0) return die_usage("bad --max-sessions", v);
-      i++;
-    } else if (!strcmp(a, "--max-frame") && v) {
-      if (parse_u32(v, &o.max_frame_size) < 0) return die_usage("bad --max-frame", v);
-      i++;
-    } else if (!strcmp(a, "--handshake-timeout") && v) {
-      if (parse_u32(v, &o.handshake_timeout_ms) < 0)
-        return die_usage("bad --handshake-timeout", v);
-      i++;
-    } else if (!strcmp(a, "--window") && v) {
-      if (parse_u32(v, &o.window) < 0) return die_usage("bad --window", v);
-      i++;
-    } else if (!strcmp(a, "--max-window") && v) {
-      if (parse_u32(v, &o.max_window) < 0) return die_usage("bad --max-window", v);
-      i++;
-    } else if (!strcmp(a, "--name") && v) {
-      o.name = v;
-      i++;
     } else {
-      return die_usage("unknown or incomplete argument", a);
+      const char *bad = NULL;
+      int took = tether__runner_cli_option(&o, a, v, &bad);
+      if (took < 0) return die_usage(bad, v);
+      if (took == 0) return die_usage("unknown or incomplete argument", a);
+      i += took - 1;
     }
   }
-  if (o.window < 1 || o.window > TETHER_WINDOW_MAX)
-    return die_usage("--window must be in 1..16777216", NULL);
-  if (o.max_window < o.window || o.max_window > TETHER_WINDOW_MAX)
-    return die_usage("--max-window must be in [--window, 16777216]", NULL);
+  const char *rule = tether__runner_cli_check(&o);
+  if (rule) return die_usage(rule, NULL);
 
   tether_transport *t = NULL;
   int rc;
