@@ -306,7 +306,10 @@ static void on_output(tether_parent *p, tether_session *s, const tether_msg *m) 
   else s->status.stdout_bytes += o->data.len;
   s->consumed[i] += o->data.len;
   deliver_output(p, s, o->stream, o->data.data, o->data.len);
-  if (!p->dead) tether__parent_grant(p, s, 0);
+  /* Credit goes back once a quarter window was consumed: the runner still
+   * holds credit for the rest, so it is never starved, and a small
+   * delivery does not cost it a wakeup. */
+  if (!p->dead) tether__parent_grant(p, s);
 }
 
 static void on_truncated(tether_parent *p, tether_session *s, const tether_msg *m) {
@@ -556,7 +559,6 @@ int tether__parent_dispatch(tether_parent *p) {
   }
   if (p->dead) return TETHER_ECLOSED;
   if (!swept && !p->in_callback) sweep(p);
-  for (tether_session *s = p->head; s && !p->dead; s = s->next) tether__parent_grant(p, s, 1);
   int rc = tether__parent_pump_stdin(p);
   if (rc == 0) rc = tether__parent_flush(p);
   if (rc < 0 && rc != TETHER_ETIMEDOUT && !p->dead) {

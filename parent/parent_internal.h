@@ -146,8 +146,9 @@ int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
                          tether__capture *capture, tether_session **out);
 /* Hands queued stdin to the channel as credit and room allow. */
 int tether__parent_pump_stdin(tether_parent *p);
-/* Sends Credit for output the embedder consumed. */
-int tether__parent_grant(tether_parent *p, tether_session *s, int force);
+/* Sends Credit for output the embedder consumed, once it reaches a quarter
+ * of the window. */
+int tether__parent_grant(tether_parent *p, tether_session *s);
 
 /* ---- parent_posix.c / parent_win.c: the platform ---- */
 int64_t tether__parent_now_ms(void);

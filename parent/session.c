@@ -253,14 +253,14 @@ int tether__parent_pump_stdin(tether_parent *p) {
   return tether__parent_flush(p);
 }
 
-int tether__parent_grant(tether_parent *p, tether_session *s, int force) {
+int tether__parent_grant(tether_parent *p, tether_session *s) {
   if (!p->flow || s->state == TETHER__S_DONE) {
     s->consumed[0] = s->consumed[1] = 0;
     return 0;
   }
   for (int i = 0; i < 2; i++) {
     uint64_t c = s->consumed[i];
-    if (c == 0 || (!force && c < p->window / 4)) continue;
+    if (c == 0 || c < p->window / 4) continue;
     tether_msg m;
     memset(&m, 0, sizeof m);
     m.session = s->id;
