@@ -139,33 +139,3 @@ int tether__runner_serve(tether__runner *r) {
   pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
   return r->result;
 }
-
-int tether__runner_serve_transport(const tether_runner_options *o, tether_transport *t) {
-  tether__runner *r = malloc(sizeof *r);
-  if (!r) {
-    tether_transport_free(t);
-    if (o && o->error_buf && o->error_buf_len)
-      snprintf(o->error_buf, o->error_buf_len, "out of memory");
-    return TETHER_ENOMEM;
-  }
-  int rc = tether__runner_init(r, o, t); /* owns t from here */
-  if (rc == 0) {
-    rc = tether__runner_serve(r);
-    tether__runner_free(r);
-  }
-  if (o && o->error_buf && o->error_buf_len)
-    snprintf(o->error_buf, o->error_buf_len, "%s", rc == 0 ? "" : r->why);
-  free(r);
-  return rc;
-}
-
-int tether_runner_serve_fds(const tether_runner_options *o, int read_fd, int write_fd) {
-  tether_transport *t = NULL;
-  int rc = tether_transport_fd_new(read_fd, write_fd, &t); /* closes them on failure */
-  if (rc < 0) {
-    if (o && o->error_buf && o->error_buf_len)
-      snprintf(o->error_buf, o->error_buf_len, "bad descriptors: %s", tether_strerror(rc));
-    return rc;
-  }
-  return tether__runner_serve_transport(o, t);
-}
