@@ -810,9 +810,9 @@ void tether__runner_on_output(tether__runner *r, tether__session *s, int i) {
       return;
     }
     emit(r, s, st, r->read_buf, (size_t)n);
-    /* A short read drained the pipe: another read could only say EAGAIN;
-     * poll reports the next bytes. */
-    if ((size_t)n < want) return;
+    /* Read on after a short read, until EAGAIN: on Windows that read is
+     * what re-arms the overlapped read (session_win.c); on POSIX it costs
+     * one EAGAIN. */
   }
 }
 
