@@ -1,6 +1,7 @@
 /* Codec adapters: protobuf-c and nanopb against each other and themselves. */
 #include "harness.h"
 
+#include "fuzz/msg_compare.h"
 #include "codec/codec.h"
 #include "tether/error.h"
 #include "tether/v1/tether.pb-c.h"
@@ -140,97 +141,11 @@ static const tether_msg_type all_types[] = {
 
 /* ------------------------------------------------------------ comparison */
 
-#define EQ(field)                                                              \
-  do {                                                                         \
-    if (a->field != b->field)                                                  \
-      FAIL("%s: %s differs: %llu vs %llu", ctx, #field,                       \
-           (unsigned long long)a->field, (unsigned long long)b->field);        \
-  } while (0)
-
-static void eq_bytes(const char *ctx, const char *f, tether_bytes x, tether_bytes y) {
-  if (x.len != y.len || (x.len && memcmp(x.data, y.data, x.len) != 0))
-    FAIL("%s: %s differs (%zu vs %zu bytes)", ctx, f, x.len, y.len);
-}
-
-static void eq_list(const char *ctx, const char *f, tether_bytes_list x,
-                    tether_bytes_list y) {
-  if (x.count != y.count) FAIL("%s: %s count %zu vs %zu", ctx, f, x.count, y.count);
-  for (size_t i = 0; i < x.count; i++) eq_bytes(ctx, f, x.items[i], y.items[i]);
-}
-
+/* The comparator the fuzzers use (fuzz/msg_compare.c): one definition of
+ * "the same frame" for tests and harnesses. */
 static void msg_eq(const char *ctx, const tether_msg *a, const tether_msg *b) {
-  EQ(session);
-  EQ(type);
-  switch (a->type) {
-  case TETHER_MSG_HELLO:
-    EQ(u.hello.version_min); EQ(u.hello.version_max); EQ(u.hello.role);
-    eq_bytes(ctx, "implementation", a->u.hello.implementation, b->u.hello.implementation);
-    eq_bytes(ctx, "implementation_version", a->u.hello.implementation_version,
-             b->u.hello.implementation_version);
-    EQ(u.hello.capabilities); EQ(u.hello.max_frame_size); EQ(u.hello.max_sessions);
-    EQ(u.hello.initial_window); EQ(u.hello.max_window);
-    break;
-  case TETHER_MSG_SPAWN:
-    eq_list(ctx, "argv", a->u.spawn.argv, b->u.spawn.argv);
-    EQ(u.spawn.env_mode);
-    eq_list(ctx, "env", a->u.spawn.env, b->u.spawn.env);
-    eq_bytes(ctx, "cwd", a->u.spawn.cwd, b->u.spawn.cwd);
-    EQ(u.spawn.io_mode); EQ(u.spawn.pty_rows); EQ(u.spawn.pty_cols);
-    EQ(u.spawn.stdin_mode); EQ(u.spawn.merge_stderr);
-    EQ(u.spawn.has_stdout_cap); EQ(u.spawn.stdout_cap);
-    EQ(u.spawn.has_stderr_cap); EQ(u.spawn.stderr_cap);
-    EQ(u.spawn.timeout_ms); EQ(u.spawn.has_profile);
-    if (a->u.spawn.has_profile) {
-      EQ(u.spawn.profile.filesystem); EQ(u.spawn.profile.network);
-      eq_list(ctx, "writable_roots", a->u.spawn.profile.writable_roots,
-              b->u.spawn.profile.writable_roots);
-      eq_list(ctx, "read_only_subpaths", a->u.spawn.profile.read_only_subpaths,
-              b->u.spawn.profile.read_only_subpaths);
-    }
-    eq_bytes(ctx, "profile_cwd", a->u.spawn.profile_cwd, b->u.spawn.profile_cwd);
-    break;
-  case TETHER_MSG_SPAWNED: EQ(u.spawned.pid); break;
-  case TETHER_MSG_SPAWN_FAILED:
-    EQ(u.spawn_failed.stage); EQ(u.spawn_failed.error); EQ(u.spawn_failed.os_error);
-    EQ(u.spawn_failed.os_error_space);
-    eq_bytes(ctx, "message", a->u.spawn_failed.message, b->u.spawn_failed.message);
-    break;
-  case TETHER_MSG_OUTPUT:
-    EQ(u.output.stream); EQ(u.output.offset);
-    eq_bytes(ctx, "data", a->u.output.data, b->u.output.data);
-    break;
-  case TETHER_MSG_OUTPUT_TRUNCATED:
-    EQ(u.output_truncated.stream); EQ(u.output_truncated.dropped);
-    break;
-  case TETHER_MSG_STDIN:
-    EQ(u.stdin_data.offset);
-    eq_bytes(ctx, "data", a->u.stdin_data.data, b->u.stdin_data.data);
-    break;
-  case TETHER_MSG_RESIZE: EQ(u.resize.rows); EQ(u.resize.cols); break;
-  case TETHER_MSG_SIGNAL: EQ(u.signal.signal); EQ(u.signal.group); break;
-  case TETHER_MSG_TERMINATE: EQ(u.terminate.grace_ms); break;
-  case TETHER_MSG_CREDIT: EQ(u.credit.stream); EQ(u.credit.bytes); break;
-  case TETHER_MSG_STATUS_REPLY:
-    EQ(u.status_reply.running); EQ(u.status_reply.pid);
-    break;
-  case TETHER_MSG_EXITED:
-    EQ(u.exited.signaled); EQ(u.exited.code); EQ(u.exited.signal);
-    EQ(u.exited.raw_signal); EQ(u.exited.core_dumped); EQ(u.exited.timed_out);
-    EQ(u.exited.has_usage); EQ(u.exited.user_time_us); EQ(u.exited.system_time_us);
-    EQ(u.exited.max_rss_kib);
-    break;
-  case TETHER_MSG_ERROR:
-    EQ(u.error.code); EQ(u.error.fatal);
-    eq_bytes(ctx, "message", a->u.error.message, b->u.error.message);
-    break;
-  case TETHER_MSG_GOODBYE:
-    eq_bytes(ctx, "reason", a->u.goodbye.reason, b->u.goodbye.reason);
-    break;
-  case TETHER_MSG_STDIN_CLOSE:
-  case TETHER_MSG_STATUS_REQUEST:
-  case TETHER_MSG_NONE:
-    break;
-  }
+  char diff[256];
+  if (!fuzz_msg_equal(a, b, diff, sizeof diff)) FAIL("%s: %s", ctx, diff);
 }
 
 /* ------------------------------------------------------------ codec pair */

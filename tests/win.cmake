@@ -10,7 +10,7 @@ foreach(t error framing)
   tether_add_test(test_${t} SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_${t}.c
                   LIBS tether_transport)
 endforeach()
-tether_add_test(test_codec SOURCES test_codec.c
+tether_add_test(test_codec SOURCES test_codec.c ${PROJECT_SOURCE_DIR}/fuzz/msg_compare.c
   LIBS tether_codec_pbc tether_codec_nanopb tether_gen_pbc)
 tether_add_test(test_codec_hello SOURCES test_hello.c LIBS tether_msg)
 
