@@ -1,11 +1,18 @@
 #!/bin/sh
-# fuzz/run.sh HOURS [HARNESS...] — long local fuzzing.
+# fuzz/run.sh [--cpu] HOURS [HARNESS...] — long local fuzzing.
 #
 # Builds the libFuzzer harnesses (clang, -DTETHER_FUZZ=ON) under $FUZZ_HOME
 # (default ~/.cache/tether-fuzz) and runs the named harnesses (default: all)
 # side by side for HOURS (fractions allowed: 0.5), each in libFuzzer's fork
 # mode with $FUZZ_JOBS jobs (default: cores / harnesses, at least 1). Fork
 # mode goes on after a crash, so one bug does not end the night.
+#
+# --cpu makes HOURS a CPU-time budget per harness instead of wall time: each
+# harness runs as one niced libFuzzer process (no fork mode: a crash ends
+# that harness and is reported) and is stopped with SIGINT once it has used
+# HOURS of CPU, however busy the machine is. Every harness's result (CPU
+# seconds, executions, exec/s, coverage, crashes) is appended to
+# $FUZZ_HOME/ledger.tsv, the record a "1 CPU-hour per harness" claim cites.
 #
 # The corpus grows in $FUZZ_HOME/corpus/<harness>/, outside the repository,
 # and is reused by the next run; each run first adds fuzz/corpus/<harness>/
@@ -18,7 +25,9 @@
 #   $FUZZ_HOME/build/bin/<h> -merge=1 fuzz/corpus/<h> $FUZZ_HOME/corpus/<h>
 set -eu
 
-[ $# -ge 1 ] || { echo "usage: $0 HOURS [HARNESS...]" >&2; exit 2; }
+cpu=0
+[ "${1:-}" = --cpu ] && { cpu=1; shift; }
+[ $# -ge 1 ] || { echo "usage: $0 [--cpu] HOURS [HARNESS...]" >&2; exit 2; }
 hours=$1
 shift
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,7 +56,48 @@ dict=
 [ -f "$src/fuzz/tether.dict" ] && dict="-dict=$src/fuzz/tether.dict"
 stamp=$(date +%Y%m%d-%H%M%S)
 
-echo "fuzz/run.sh: $fuzzers for ${secs}s, $jobs job(s) each; state in $home"
+tick=$(getconf CLK_TCK)
+commit=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+# cpu_secs PID: user+system CPU seconds PID has used so far (0 once gone).
+cpu_secs() {
+  awk -v t="$tick" '{ sub(/^.*\) /, ""); printf "%d", ($12 + $13) / t }' \
+    "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# run_cpu_budget H CORPUS ART LOG: one libFuzzer process, stopped at $secs
+# CPU seconds; then one ledger line.
+run_cpu_budget() {
+  # shellcheck disable=SC2086
+  nice -n 19 "$build/bin/$1" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    $dict -artifact_prefix="$3/" "$2" >"$4" 2>&1 &
+  pid=$!
+  used=0
+  while kill -0 "$pid" 2>/dev/null; do
+    now=$(cpu_secs "$pid")
+    [ "$now" -gt 0 ] && used=$now
+    if [ "$used" -ge "$secs" ]; then
+      kill -INT "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 5
+  done
+  wait "$pid" 2>/dev/null || true
+  execs=$(sed -n 's/^stat::number_of_executed_units: //p' "$4" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$4" | tail -1)
+  cov=$(grep -oE 'cov: [0-9]+' "$4" | tail -1 | cut -d' ' -f2)
+  crashes=$(find "$3" -type f | wc -l)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$stamp" "$commit" "$1" "$used" \
+    "${execs:-?}" "${rate:-?}" "${cov:-?}" "$crashes" >>"$home/ledger.tsv"
+}
+
+[ -f "$home/ledger.tsv" ] ||
+  printf 'stamp\tcommit\tharness\tcpu_s\texecs\texec_per_s\tcov\tcrashes\n' >"$home/ledger.tsv"
+if [ "$cpu" -eq 1 ]; then
+  echo "fuzz/run.sh: $fuzzers for ${secs} CPU-s each; state in $home"
+else
+  echo "fuzz/run.sh: $fuzzers for ${secs}s, $jobs job(s) each; state in $home"
+fi
 for h in $fuzzers; do
   corpus=$home/corpus/$h
   art=$home/artifacts/$h/$stamp
@@ -56,6 +106,10 @@ for h in $fuzzers; do
   [ -d "$src/fuzz/regressions/$h" ] &&
     find "$src/fuzz/regressions/$h" -type f ! -name '*.md' ! -name '*.txt' \
       -exec cp {} "$corpus/" \;
+  if [ "$cpu" -eq 1 ]; then
+    (cd "$home/logs/$h" && run_cpu_budget "$h" "$corpus" "$art" "$home/logs/$h/$stamp.log") &
+    continue
+  fi
   (
     cd "$home/logs/$h"
     # shellcheck disable=SC2086
@@ -69,7 +123,12 @@ wait
 found=0
 for h in $fuzzers; do
   art=$home/artifacts/$h/$stamp
-  line=$(grep -E '^#[0-9]+' "$home/logs/$h/$stamp.log" | tail -1 || true)
+  if [ "$cpu" -eq 1 ]; then
+    line=$(awk -F'\t' -v s="$stamp" -v h="$h" '$1 == s && $3 == h {
+      printf "%s CPU-s, %s execs, %s exec/s, cov %s", $4, $5, $6, $7 }' "$home/ledger.tsv")
+  else
+    line=$(grep -E '^#[0-9]+' "$home/logs/$h/$stamp.log" | tail -1 || true)
+  fi
   echo "$h: ${line:-no stats (see $home/logs/$h/$stamp.log)}"
   for f in "$art"/*; do
     [ -f "$f" ] || continue
@@ -80,7 +139,7 @@ for h in $fuzzers; do
     cp "$f" "$dest/$name"
     {
       echo "$name — found by fuzz/run.sh ($h, $stamp, ${hours}h, $jobs jobs)"
-      echo "commit: $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+      echo "commit: $commit"
       echo
       echo "Replay: $build/bin/$h fuzz/regressions/$h/$name"
       echo "Minimize: $build/bin/$h -minimize_crash=1 -runs=100000 fuzz/regressions/$h/$name"
