@@ -15,16 +15,27 @@
  * The threads issue their calls with an OVERLAPPED (and wait for it), so a
  * handle opened for overlapped I/O works as well as a synchronous one. A
  * blocked call is ended with CancelSynchronousIo / CancelIoEx when the
- * transport is freed. shutdown_write closes the write handle once the
- * queue is written, so the peer reads end of stream (a real half-close). */
+ * transport is freed. Where that does not work (Wine cannot cancel a read
+ * on a pipe that came from a Unix fd, such as a runner's --stdio), free()
+ * gives up after STOP_WAIT_MS and leaves the thread behind: the threads
+ * and the transport share the state by reference count, so the last one
+ * out frees it, and free() never hangs. shutdown_write closes the write
+ * handle once the queue is written, so the peer reads end of stream (a
+ * real half-close). */
 #include "transport_win.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* How long free() keeps cancelling a thread's blocked call before it
+ * leaves the thread behind. */
+#define STOP_WAIT_MS 250
+
 typedef struct handle_transport {
   tether_transport base;
+  volatile LONG refs; /* the transport and each running thread */
   HANDLE rh, wh;      /* wh: NULL once shutdown_write closed it */
   int same;           /* rh == wh */
   int nonblocking;
@@ -63,7 +74,7 @@ static int transfer(HANDLE h, OVERLAPPED *ov, int write, void *buf, DWORD len, D
   return GetOverlappedResult(h, ov, done, TRUE) ? 1 : 0;
 }
 
-static DWORD WINAPI reader_main(void *arg) {
+static DWORD reader_main(void *arg) {
   handle_transport *t = arg;
   int is_pipe = GetFileType(t->rh) == FILE_TYPE_PIPE;
   for (;;) {
@@ -104,7 +115,31 @@ static DWORD WINAPI reader_main(void *arg) {
   }
 }
 
-static DWORD WINAPI writer_main(void *arg) {
+static void destroy(handle_transport *t) {
+  if (t->wh && !t->same) CloseHandle(t->wh);
+  if (t->rh) CloseHandle(t->rh);
+  HANDLE evs[] = { t->rready, t->rspace, t->rov.hEvent, t->wready, t->wwork, t->widle,
+                   t->wov.hEvent };
+  for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+    if (evs[i]) CloseHandle(evs[i]);
+  DeleteCriticalSection(&t->mu);
+  free(t->rbuf);
+  free(t->wq);
+  free(t->wcur);
+  free(t);
+}
+
+static void release(handle_transport *t) {
+  if (InterlockedDecrement(&t->refs) == 0) destroy(t);
+}
+
+static DWORD WINAPI reader_thread(void *arg) {
+  reader_main(arg);
+  release(arg);
+  return 0;
+}
+
+static DWORD writer_main(void *arg) {
   handle_transport *t = arg;
   for (;;) {
     EnterCriticalSection(&t->mu);
@@ -151,6 +186,12 @@ static DWORD WINAPI writer_main(void *arg) {
       return 0;
     }
   }
+}
+
+static DWORD WINAPI writer_thread(void *arg) {
+  writer_main(arg);
+  release(arg);
+  return 0;
 }
 
 static long handle_read(tether_transport *tr, void *buf, size_t len) {
@@ -240,14 +281,20 @@ static int handle_set_nonblocking(tether_transport *tr, int on) {
 
 /* Ends a thread that may sit in a blocking ReadFile/WriteFile: cancel its
  * call until it notices `stopping` (a cancel that lands before the call
- * starts is lost, hence the loop). */
-static void stop_thread(HANDLE thread, HANDLE h, OVERLAPPED *ov) {
-  if (!thread) return;
-  while (WaitForSingleObject(thread, 10) == WAIT_TIMEOUT) {
-    CancelSynchronousIo(thread);
-    if (h) CancelIoEx(h, ov);
+ * starts is lost, hence the loop), for at most STOP_WAIT_MS. True if the
+ * thread ended; otherwise it is left behind with its reference. */
+static bool stop_thread(HANDLE thread, HANDLE h, OVERLAPPED *ov) {
+  if (!thread) return true;
+  bool ended = false;
+  for (int waited = 0; !ended && waited < STOP_WAIT_MS; waited += 10) {
+    ended = WaitForSingleObject(thread, 10) != WAIT_TIMEOUT;
+    if (!ended) {
+      CancelSynchronousIo(thread);
+      if (h) CancelIoEx(h, ov);
+    }
   }
   CloseHandle(thread);
+  return ended;
 }
 
 static void handle_free(tether_transport *tr) {
@@ -260,19 +307,13 @@ static void handle_free(tether_transport *tr) {
   LeaveCriticalSection(&t->mu);
   if (t->wwork) SetEvent(t->wwork);
   if (t->rspace) SetEvent(t->rspace);
-  stop_thread(t->wthread, t->wh, &t->wov);
-  stop_thread(t->rthread, t->rh, &t->rov);
-  if (t->wh && !t->same) CloseHandle(t->wh);
-  if (t->rh) CloseHandle(t->rh);
-  HANDLE evs[] = { t->rready, t->rspace, t->rov.hEvent, t->wready, t->wwork, t->widle,
-                   t->wov.hEvent };
-  for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
-    if (evs[i]) CloseHandle(evs[i]);
-  DeleteCriticalSection(&t->mu);
-  free(t->rbuf);
-  free(t->wq);
-  free(t->wcur);
-  free(t);
+  /* The peer reads end of stream now, even if a thread is left behind. */
+  if (stop_thread(t->wthread, t->wh, &t->wov) && t->wh && !t->same) {
+    CloseHandle(t->wh);
+    t->wh = NULL;
+  }
+  (void)stop_thread(t->rthread, t->rh, &t->rov);
+  release(t);
 }
 
 static const tether_transport_vtable handle_vtable = {
@@ -305,6 +346,7 @@ int tether_transport_handle_new(void *read_handle, void *write_handle, tether_tr
     return TETHER_ENOMEM;
   }
   t->base.vt = &handle_vtable;
+  t->refs = 1;
   t->rh = rh;
   t->wh = wh;
   t->same = rh == wh;
@@ -328,12 +370,20 @@ int tether_transport_handle_new(void *read_handle, void *write_handle, tether_tr
   if (!t->rready || !t->rspace || !t->rov.hEvent || !t->wready || !t->wwork || !t->widle ||
       !t->wov.hEvent)
     goto fail;
-  t->rthread = CreateThread(NULL, 64 << 10, reader_main, t, STACK_SIZE_PARAM_IS_A_RESERVATION,
+  InterlockedIncrement(&t->refs);
+  t->rthread = CreateThread(NULL, 64 << 10, reader_thread, t, STACK_SIZE_PARAM_IS_A_RESERVATION,
                             NULL);
-  if (!t->rthread) goto fail;
-  t->wthread = CreateThread(NULL, 64 << 10, writer_main, t, STACK_SIZE_PARAM_IS_A_RESERVATION,
+  if (!t->rthread) {
+    InterlockedDecrement(&t->refs);
+    goto fail;
+  }
+  InterlockedIncrement(&t->refs);
+  t->wthread = CreateThread(NULL, 64 << 10, writer_thread, t, STACK_SIZE_PARAM_IS_A_RESERVATION,
                             NULL);
-  if (!t->wthread) goto fail;
+  if (!t->wthread) {
+    InterlockedDecrement(&t->refs);
+    goto fail;
+  }
   *out = &t->base;
   return 0;
 fail:
