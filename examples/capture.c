@@ -129,7 +129,8 @@ int main(int argc, char **argv) {
     summary("stderr", r.stderr_len, r.stderr_truncated, st->stderr_dropped);
     if (st->exited) {
       printf("status: exited with code %" PRIu32 "\n", st->code);
-      status = (int)(st->code & 0xff);
+      /* A 32-bit Windows code must not read as success through its low byte. */
+      status = st->code <= 255 ? (int)st->code : 1;
     } else {
       printf("status: killed by signal %d%s%s\n", st->signal,
              st->core_dumped ? " (core dumped)" : "",

@@ -8,7 +8,9 @@
  * its stdin, forwards SIGINT/SIGTERM/SIGHUP to the program's process group,
  * and exits with the program's status: its exit code, 128+N when signal N
  * killed it, 127 when it was not found, 126 when it could not be executed,
- * 125 when tether-run or the runner failed.
+ * 125 when tether-run or the runner failed. An exit code above 255 (a
+ * runner on Windows: 32 bits, e.g. 0xC0000005) gives 1, never its low
+ * byte, which could be 0; -v prints it whole.
  *
  * -t (--pty) runs the program on a pseudo-terminal (docs/PROTOCOL.md §6.5),
  * like `ssh -t`: when our stdin is a terminal it is put in raw mode (so ^C,
@@ -268,8 +270,9 @@ static void cb_exit(tether_session *s, const tether_exit_status *st, void *ud) {
     decide(r, 128 + (st->signal & 0x7f));
   } else {
     if (r->verbose)
-      fprintf(stderr, "tether-run: \"%s\" exited with status %u\n", r->prog, st->code);
-    decide(r, (int)(st->code & 0xff));
+      fprintf(stderr, "tether-run: \"%s\" exited with status %u (0x%X)\n", r->prog, st->code,
+              st->code);
+    decide(r, st->code <= 255 ? (int)st->code : 1);
   }
 }
 

@@ -195,6 +195,9 @@ if [ $lost -eq 0 ]; then ok "tty_last_output_x$loops"; else bad "tty_last_output
 # runs; one that ignores SIGTERM is killed after the grace), SIGHUP hangs
 # it up, SIGINT is forwarded
 tty_sig() { # SIGNAL SCRIPT -> the exit status
+  # The background job truncates $T/o only when it starts: the previous
+  # call's "ready" must not be taken for this one's.
+  rm -f "$T/o"
   "$RUN" -t -- sh -c "$2" </dev/null >"$T/o" 2>/dev/null &
   pid=$!
   i=0

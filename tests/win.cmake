@@ -25,6 +25,22 @@ add_dependencies(test_parent_win tether-runner tether-run)
 set(tether_win_tests test_error test_framing test_codec test_codec_hello test_npipe_win
     test_parent_win)
 
+# The conformance kit (a parent written in Python, on the build machine)
+# against tether-runner.exe under Wine: the same checks as against the
+# POSIX runner (tests/conformance.cmake), with Windows-shaped values
+# (docs/PROTOCOL.md 6.6) and the kit's child program built for Windows.
+if(CMAKE_CROSSCOMPILING_EMULATOR)
+  include(${PROJECT_SOURCE_DIR}/cmake/conformance-kit.cmake)
+  if(TETHER_CONF_KIT)
+    add_test(NAME conformance_win_runner
+      COMMAND ${TETHER_CONF_KIT} --platform windows --timeout-scale 3
+              --child $<TARGET_FILE:tether-conf-child>
+              -- ${CMAKE_CROSSCOMPILING_EMULATOR} $<TARGET_FILE:tether-runner> --stdio)
+    set_tests_properties(conformance_win_runner PROPERTIES TIMEOUT 900)
+    list(APPEND tether_win_tests conformance_win_runner)
+  endif()
+endif()
+
 # Under Wine: one persistent wineserver for the whole run (started by a
 # setup fixture, stopped by a cleanup one), or every process start pays for
 # a server of its own; and no Wine debug chatter in the test output.
