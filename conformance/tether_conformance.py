@@ -768,6 +768,8 @@ class Target:
             return "trap '' TERM"
         if op == "exit":
             return "exit %d" % a[0]
+        if op == "write":
+            return "echo x > %s" % q(a[0])
         direct = Target._direct(op, *a)
         if direct:
             return " ".join(q(w) for w in direct)
@@ -1533,17 +1535,51 @@ def t_conpty(k):
 
 @check("permission-profiles", needs="PERMISSION_PROFILES")
 def t_profiles(k):
+    """PROTOCOL.md 5.3: refused on a version-1 connection; enforced (never
+    merely accepted) on version 2, with relative roots resolved against
+    permission_profile_cwd, never Spawn.cwd."""
+    t = k.target
+    target = os.path.join(k.tmpdir, "written")
+    read_only = pb.PermissionProfile(filesystem=pb.FILESYSTEM_MODE_READ_ONLY)
     c = k.conn()
     c.open()
     need_cap(c, pb.CAPABILITY_PERMISSION_PROFILES)
-    target = os.path.join(k.tmpdir, "written")
-    prof = pb.PermissionProfile(filesystem=pb.FILESYSTEM_MODE_READ_ONLY)
-    c.spawn(1, ["sh", "-c", "echo x > '%s'" % target], permission_profile=prof)
-    s = c.wait_done(1)
-    if s.failed is not None:
-        expect(s.failed.stage == pb.SPAWN_STAGE_PERMISSIONS, "%s", s.describe_end())
-    else:
-        expect(s.exited.code != 0 and not os.path.exists(target), "a READ_ONLY child wrote %s", target)
+    c.spawn(1, t.argv(("write", t.path(target))), permission_profile=read_only)
+    expect_spawn_failed(c, 1, pb.SPAWN_STAGE_PERMISSIONS, pb.SPAWN_ERROR_UNSUPPORTED)
+    expect(not os.path.exists(target), "a refused Spawn wrote %s", target)
+    c.goodbye_and_close()
+
+    # WORKSPACE_WRITE also opens the runner's temp dir ($TMPDIR, else
+    # /tmp), where the kit's own directories are: give the runner another.
+    rtmp = os.path.join(k.tmpdir, "runner-tmp")
+    os.mkdir(rtmp)
+    c = k.conn(versions=(1, 2), env_extra={"TMPDIR": rtmp})
+    h = c.open()
+    if h.version_max < 2:
+        raise Skipped("skipped (runner speaks version %d at most; profiles are enforced from 2)" % h.version_max)
+    c.spawn(1, t.argv(("write", t.path(target))), permission_profile=read_only)
+    s = c.wait_exited(1)
+    expect(s.exited.code != 0 and not os.path.exists(target), "a READ_ONLY child wrote %s (%s)", target,
+           s.describe_end())
+    # WORKSPACE_WRITE, root "work" relative to the profile cwd; Spawn.cwd
+    # has a "work" of its own, which must not be the one made writable.
+    base, decoy = os.path.join(k.tmpdir, "base"), os.path.join(k.tmpdir, "decoy")
+    for d in (base, decoy):
+        os.makedirs(os.path.join(d, "work"))
+    inside, outside = os.path.join(base, "work", "ok"), os.path.join(decoy, "work", "no")
+    ws = pb.PermissionProfile(filesystem=pb.FILESYSTEM_MODE_WORKSPACE_WRITE, writable_roots=[b"work"])
+    c.spawn(2, t.argv(("write", t.path(inside))), permission_profile=ws,
+            permission_profile_cwd=t.path(base), cwd=t.path(decoy))
+    s = c.wait_exited(2)
+    expect(s.exited.code == 0 and os.path.exists(inside), "WORKSPACE_WRITE child could not write below its root "
+           "%s (%s)", inside, s.describe_end())
+    c.spawn(3, t.argv(("write", t.path(outside))), permission_profile=ws,
+            permission_profile_cwd=t.path(base), cwd=t.path(decoy))
+    s = c.wait_exited(3)
+    expect(s.exited.code != 0 and not os.path.exists(outside),
+           "the root was resolved against Spawn.cwd: the child wrote %s (%s)", outside, s.describe_end())
+    c.spawn(4, t.argv(), permission_profile=ws)  # a relative root with nothing to resolve it against
+    expect_spawn_failed(c, 4, pb.SPAWN_STAGE_PERMISSIONS, pb.SPAWN_ERROR_INVALID)
     c.goodbye_and_close()
 
 

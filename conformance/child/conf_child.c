@@ -18,6 +18,7 @@
  *   beat PATH MS          for MS milliseconds, rewrite PATH with a growing
  *                         counter every 20 ms: the kit's proof of life that
  *                         needs no process id
+ *   write PATH            create PATH holding "x\n"; status 1 at once if that fails
  *   exit N                exit with status N now
  *
  * Output is flushed after every op, so ops on two streams keep their order
@@ -93,7 +94,7 @@ int main(int argc, char **argv) {
     const char *op = argv[i], *a = i + 1 < argc ? argv[i + 1] : NULL;
     unsigned long long n = 0;
     int takes = !strcmp(op, "out") || !strcmp(op, "err") || !strcmp(op, "outn") ||
-                !strcmp(op, "env") || !strcmp(op, "beat");
+                !strcmp(op, "env") || !strcmp(op, "beat") || !strcmp(op, "write");
     int numeric = !strcmp(op, "lines") || !strcmp(op, "seq") || !strcmp(op, "seqerr") ||
                   !strcmp(op, "zeros") || !strcmp(op, "sleep") || !strcmp(op, "exit");
     if ((takes || numeric) && !a) return usage("missing argument for", op);
@@ -140,6 +141,12 @@ int main(int argc, char **argv) {
       i++;
       fflush(out);
       if (beat(a, n) != 0) return 125;
+    } else if (!strcmp(op, "write")) {
+      FILE *f = fopen(a, "wb");
+      if (!f || fputs("x\n", f) < 0 || fclose(f) != 0) {
+        fprintf(err, "tether-conf-child: cannot write %s: %s\n", a, strerror(errno));
+        return 1;
+      }
     } else if (!strcmp(op, "exit")) {
       fflush(out);
       fflush(err);
