@@ -425,7 +425,8 @@ static int map_wire(uint32_t wire) {
     case TETHER_WIRE_SESSION_EXISTS: return TETHER_ESESSION_EXISTS;
     case TETHER_WIRE_INVALID: return TETHER_EINVAL;
     case TETHER_WIRE_TIMEOUT: return TETHER_ETIMEDOUT;
-    default: return TETHER_ERUNNER; /* LIMIT, INTERNAL, unknown */
+    case TETHER_WIRE_LIMIT: return TETHER_ELIMIT;
+    default: return TETHER_ERUNNER; /* INTERNAL, unknown */
   }
 }
 

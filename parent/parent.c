@@ -172,15 +172,6 @@ int tether__parent_send(tether_parent *p, const tether_msg *m, int blocking) {
 
 /* ----------------------------------------------------------- handshake */
 
-static int wire_to_code(uint32_t wire) {
-  switch (wire) {
-    case TETHER_WIRE_PROTOCOL: return TETHER_EPROTOCOL;
-    case TETHER_WIRE_VERSION_UNSUPPORTED: return TETHER_EVERSION;
-    case TETHER_WIRE_TIMEOUT: return TETHER_ETIMEDOUT;
-    default: return TETHER_ERUNNER;
-  }
-}
-
 /* Tells the runner why we give up, best effort and briefly. */
 static void send_fatal(tether_parent *p, uint32_t wire, const char *message) {
   tether_msg m;
@@ -265,8 +256,8 @@ int tether__parent_handshake(tether_parent *p, char *err, size_t errlen) {
     if (m.type == TETHER_MSG_ERROR) {
       tether__escape(why, sizeof why, m.u.error.message.data, m.u.error.message.len, TETHER__ESC_KEEP_UTF8 | TETHER__ESC_KEEP_QUOTES);
       snprintf(err, errlen, "the runner refused the connection: %s", why);
-      return wire_to_code(m.u.error.code) == TETHER_EVERSION ? TETHER_EVERSION
-                                                             : TETHER_EPROTOCOL;
+      return m.u.error.code == TETHER_WIRE_VERSION_UNSUPPORTED ? TETHER_EVERSION
+                                                                : TETHER_EPROTOCOL;
     }
     if (m.type != TETHER_MSG_HELLO || m.session != 0) {
       snprintf(err, errlen, "the runner sent %s on session %u before its Hello",

@@ -1355,7 +1355,7 @@ TEST(hostile_session_error_is_report) {
   tether_exit_status st;
   CHECK_OK(tether_session_wait(h.s, 5000, &st));
   CHECK_EQ_INT(h.r.nerrors, 1);
-  CHECK_EQ_INT(h.r.last_error, TETHER_ERUNNER);
+  CHECK_EQ_INT(h.r.last_error, TETHER_ELIMIT); /* Error{LIMIT} */
   CHECK(strstr(h.r.err_msg, "stdin queue full") != NULL);
   CHECK_EQ_MEM(h.r.out[0], h.r.len[0], "ok", 2);
   CHECK_EQ_INT(h.g.conn_errors, 0);

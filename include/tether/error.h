@@ -47,14 +47,15 @@ extern "C" {
   X(RUNNER, -29, "the runner reported an error")                            \
   X(OS, -30, "operating system call failed")                                \
   X(ADDRESS, -31, "socket path is too long or invalid")                    \
-  X(ADDRINUSE, -32, "socket path already exists")
+  X(ADDRINUSE, -32, "socket path already exists")                           \
+  X(LIMIT, -33, "the runner refused a request: a limit was exceeded")
 
 typedef enum tether_errno {
   TETHER_OK = 0,
 #define TETHER__ERRNO_ENUM(name, value, msg) TETHER_E##name = (value),
   TETHER_ERRNO_MAP(TETHER__ERRNO_ENUM)
 #undef TETHER__ERRNO_ENUM
-  TETHER_E__LAST = -33
+  TETHER_E__LAST = -34
 } tether_errno;
 
 /* A static message for `code` ("unknown error" for codes not in the list).

@@ -130,9 +130,12 @@ typedef struct tether_parent_callbacks {
   /* Something went wrong. `s` is NULL for the connection itself. `code` is
    * a TETHER_E* value; `message` is a NUL-terminated description valid
    * during the callback. For a session, TETHER_EPROTOCOL / TETHER_ECLOSED
-   * mean the session is over (no on_exit will follow); other codes (e.g.
-   * TETHER_ERUNNER for a non-fatal Error frame from the runner) are
-   * reports and the session goes on unless the runner ends it. */
+   * mean the session is over (no on_exit will follow); other codes are
+   * reports and the session goes on unless the runner ends it. A
+   * non-fatal Error frame from the runner gives the code of its kind
+   * (TETHER_ELIMIT for Error{LIMIT}: credit past max_window, a full stdin
+   * queue; TETHER_EINVAL, TETHER_EUNSUPPORTED, ...; TETHER_ERUNNER for
+   * INTERNAL or a kind this version does not know). */
   void (*on_error)(tether_parent *p, tether_session *s, int code,
                    const char *message, void *userdata);
 } tether_parent_callbacks;
