@@ -43,11 +43,10 @@
 #include <unistd.h>
 
 #include "tether/parent.h"
+#include "run_cli.h"
 #include "sandbox/profile.h"
 
-#define EXIT_FAILED 125
-#define EXIT_CANNOT_EXEC 126
-#define EXIT_NOT_FOUND 127
+#define EXIT_FAILED TETHER__RUN_EXIT_FAILED
 /* Stdin is read only while less than this is queued for the program. */
 #define STDIN_QUEUE_LOW (256u << 10)
 #define STDIN_CHUNK (64u << 10)
@@ -59,7 +58,8 @@ static const char usage[] =
     "\n"
     "Runs PROGRAM through a tether runner and behaves like it: same output,\n"
     "same input, same exit status (128+N if killed by signal N; 127 not\n"
-    "found; 126 not executable; 125 if tether-run or the runner failed).\n"
+    "found; 126 not executable; 125 if tether-run or the runner failed; 1\n"
+    "for an exit code above 255, from a runner on Windows).\n"
     "\n"
     "  --cwd DIR        run the program in DIR\n"
     "  --env K=V        set a variable (K alone removes it); repeatable\n"
@@ -238,10 +238,7 @@ static void cb_spawn_failed(tether_session *s, const tether_spawn_failure *f, vo
   else
     fprintf(stderr, "tether-run: cannot run \"%s\" (stage %d, error %d)\n", r->prog,
             f->stage, f->error);
-  if (f->stage == TETHER_STAGE_EXEC)
-    decide(r, f->error == TETHER_SPAWN_ERR_NOT_FOUND ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
-  else
-    decide(r, EXIT_FAILED);
+  decide(r, tether__run_spawn_failed_status(f));
 }
 
 static void cb_output(tether_session *s, int stream, const void *data, size_t len,
@@ -499,54 +496,21 @@ static int loop(run *r, int stdin_open) {
 }
 
 int main(int argc, char **argv) {
-  const char *cwd = NULL, *runner_cmd = NULL, *sandbox = NULL;
-  int clear_env = 0, merge = 0, verbose = 0, no_network = 0;
-  const char **env = calloc((size_t)argc + 2, sizeof *env); /* + TERM */
-  size_t nenv = 0;
-  int i;
-  int pty = 0;
-
-  if (!env) return EXIT_FAILED;
   /* Decided before anything opens a descriptor, which could land on a
    * closed fd 0; then 0-2 are filled so none of ours ever is one of them. */
   int null_stdin = stdin_is_null();
   for (int fd = 0; fd <= 2; fd++)
-    if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd) {
-      free(env);
+    if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
       return EXIT_FAILED;
-    }
-  for (i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--") == 0) {
-      i++;
-      break;
-    }
-    if (a[0] != '-') break;
-    if (strcmp(a, "--cwd") == 0 && i + 1 < argc) cwd = argv[++i];
-    else if (strcmp(a, "--env") == 0 && i + 1 < argc && argv[i + 1][0]) env[nenv++] = argv[++i];
-    else if (strcmp(a, "--clear-env") == 0) clear_env = 1;
-    else if (strcmp(a, "--runner") == 0 && i + 1 < argc) runner_cmd = argv[++i];
-    else if (strcmp(a, "--merge-stderr") == 0) merge = 1;
-    else if (strcmp(a, "--sandbox") == 0 && i + 1 < argc) sandbox = argv[++i];
-    else if (strcmp(a, "--no-network") == 0) no_network = 1;
-    else if (strcmp(a, "-t") == 0 || strcmp(a, "--pty") == 0) pty = 1;
-    else if (strcmp(a, "-T") == 0 || strcmp(a, "--no-pty") == 0) pty = 0;
-    else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) verbose = 1;
-    else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      fputs(usage, stdout);
-      free(env);
-      return 0;
-    } else {
-      fprintf(stderr, "tether-run: bad option or missing value: %s\n%s", a, usage);
-      free(env);
-      return EXIT_FAILED;
-    }
+  tether__run_cli o;
+  int parsed = tether__run_cli_parse(argc, argv, usage, 1, &o);
+  if (parsed <= 0) {
+    free(o.env);
+    return parsed == 0 ? 0 : EXIT_FAILED;
   }
-  if (i >= argc) {
-    fprintf(stderr, "tether-run: no program given\n%s", usage);
-    free(env);
-    return EXIT_FAILED;
-  }
+  const char **env = o.env; /* room for TERM */
+  size_t nenv = o.nenv;
+  int i = o.program;
   if (install_signals() < 0) {
     fprintf(stderr, "tether-run: cannot set up signal forwarding: %s\n", strerror(errno));
     free(env);
@@ -556,16 +520,16 @@ int main(int argc, char **argv) {
   run r;
   memset(&r, 0, sizeof r);
   r.prog = argv[i];
-  r.verbose = verbose;
+  r.verbose = o.verbose;
 
   char runner_path[PATH_MAX];
   const char *runner_argv[4];
   tether_parent_options po;
   tether_parent_options_init(&po);
-  if (runner_cmd) {
+  if (o.runner_cmd) {
     runner_argv[0] = "/bin/sh";
     runner_argv[1] = "-c";
-    runner_argv[2] = runner_cmd;
+    runner_argv[2] = o.runner_cmd;
     runner_argv[3] = NULL;
     po.runner_channel = TETHER_RUNNER_CHANNEL_STDIO;
   } else {
@@ -593,7 +557,7 @@ int main(int argc, char **argv) {
     free(env);
     return EXIT_FAILED;
   }
-  if (verbose) {
+  if (o.verbose) {
     tether_runner_info info;
     tether_parent_runner_info(r.p, &info);
     fprintf(stderr, "tether-run: runner %s %s, pid %lld, protocol %u\n",
@@ -605,16 +569,16 @@ int main(int argc, char **argv) {
   tether_spawn_options_init(&so);
   so.argv = (const char *const *)(argv + i);
   so.env = nenv ? env : NULL;
-  so.clear_env = clear_env;
-  so.cwd = cwd;
-  so.merge_stderr = merge;
+  so.clear_env = o.clear_env;
+  so.cwd = o.cwd;
+  so.merge_stderr = o.merge;
   so.stdin_mode = null_stdin ? TETHER_STDIN_MODE_NULL : TETHER_STDIN_MODE_PIPE;
   so.userdata = &r;
   /* -t: a terminal of the local terminal's size (SIGWINCH is caught before
    * the size is read, so no change is missed), and our TERM (first, so an
    * --env TERM=... wins). */
   char *term_env = NULL;
-  if (pty) {
+  if (o.pty) {
     r.pty = 1;
     r.winsz_fd = -1;
     if (install_pty_signals(0) < 0)
@@ -644,17 +608,17 @@ int main(int argc, char **argv) {
   char **roots = NULL, here[PATH_MAX];
   tether_permission_profile prof;
   memset(&prof, 0, sizeof prof);
-  if (sandbox || no_network) {
-    if (sandbox && tether__sandbox_parse_spec(sandbox, &prof.filesystem, &roots) < 0) {
+  if (o.sandbox || o.no_network) {
+    if (o.sandbox && tether__sandbox_parse_spec(o.sandbox, &prof.filesystem, &roots) < 0) {
       fprintf(stderr, "tether-run: bad --sandbox \"%s\": use read-only or "
-                      "workspace-write[:ROOT,...]\n", sandbox);
+                      "workspace-write[:ROOT,...]\n", o.sandbox);
       tether_parent_free(r.p);
       free(env);
       return EXIT_FAILED;
     }
     prof.writable_roots = (const char *const *)roots;
     if (prof.filesystem == TETHER_FS_WORKSPACE_WRITE) prof.read_only_subpaths = git_ro;
-    prof.network = no_network ? TETHER_NET_DENIED : 0;
+    prof.network = o.no_network ? TETHER_NET_DENIED : 0;
     prof.cwd = getcwd(here, sizeof here);
     so.permission_profile = &prof;
   }
@@ -670,13 +634,13 @@ int main(int argc, char **argv) {
   }
   free(env);
 
-  if (pty && isatty(0)) {
+  if (o.pty && isatty(0)) {
     r.local_tty = 1;
     if (install_pty_signals(1) < 0 || tty_make_raw() < 0)
       fprintf(stderr, "tether-run: cannot put the terminal in raw mode: %s\n",
               strerror(errno));
   }
-  if (pty && null_stdin) tether_session_close_stdin(r.s);
+  if (o.pty && null_stdin) tether_session_close_stdin(r.s);
   loop(&r, !null_stdin);
   tty_restore();
   if (!r.decided) {

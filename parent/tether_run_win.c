@@ -30,11 +30,10 @@
 #include <string.h>
 
 #include "tether/parent.h"
+#include "run_cli.h"
 #include "sandbox/profile.h"
 
-#define EXIT_FAILED 125
-#define EXIT_CANNOT_EXEC 126
-#define EXIT_NOT_FOUND 127
+#define EXIT_FAILED TETHER__RUN_EXIT_FAILED
 #define STDIN_QUEUE_LOW (256u << 10)
 #define STDIN_CHUNK (64u << 10)
 
@@ -104,10 +103,7 @@ static void cb_spawn_failed(tether_session *s, const tether_spawn_failure *f, vo
             r->prog, f->stage, f->error,
             f->os_error_space == TETHER_OS_ERR_WIN32 ? "Win32" : "OS",
             (long long)f->os_error);
-  if (f->stage == TETHER_STAGE_EXEC)
-    decide(r, f->error == TETHER_SPAWN_ERR_NOT_FOUND ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
-  else
-    decide(r, EXIT_FAILED);
+  decide(r, (unsigned long)tether__run_spawn_failed_status(f));
 }
 
 static void cb_output(tether_session *s, int stream, const void *data, size_t len, void *ud) {
@@ -261,41 +257,15 @@ static int loop(run *r, stdin_reader *sr) {
 int main(void) {
   int argc = 0;
   char **argv = utf8_argv(&argc);
-  const char *cwd = NULL, *runner_cmd = NULL, *sandbox = NULL;
-  int clear_env = 0, merge = 0, verbose = 0, no_network = 0, i;
   if (!argv) return EXIT_FAILED;
-  const char **env = calloc((size_t)argc + 1, sizeof *env);
-  size_t nenv = 0;
-  if (!env) return EXIT_FAILED;
   SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX | SEM_NOOPENFILEERRORBOX);
-
-  for (i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--") == 0) {
-      i++;
-      break;
-    }
-    if (a[0] != '-') break;
-    if (strcmp(a, "--cwd") == 0 && i + 1 < argc) cwd = argv[++i];
-    else if (strcmp(a, "--env") == 0 && i + 1 < argc && argv[i + 1][0]) env[nenv++] = argv[++i];
-    else if (strcmp(a, "--clear-env") == 0) clear_env = 1;
-    else if (strcmp(a, "--runner") == 0 && i + 1 < argc) runner_cmd = argv[++i];
-    else if (strcmp(a, "--merge-stderr") == 0) merge = 1;
-    else if (strcmp(a, "--sandbox") == 0 && i + 1 < argc) sandbox = argv[++i];
-    else if (strcmp(a, "--no-network") == 0) no_network = 1;
-    else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) verbose = 1;
-    else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      fputs(usage, stdout);
-      return 0;
-    } else {
-      fprintf(stderr, "tether-run: bad option or missing value: %s\n%s", a, usage);
-      return EXIT_FAILED;
-    }
+  tether__run_cli o;
+  int parsed = tether__run_cli_parse(argc, argv, usage, 0, &o);
+  if (parsed <= 0) {
+    free(o.env);
+    return parsed == 0 ? 0 : EXIT_FAILED;
   }
-  if (i >= argc) {
-    fprintf(stderr, "tether-run: no program given\n%s", usage);
-    return EXIT_FAILED;
-  }
+  int i = o.program;
   ctrl_ev = CreateEventW(NULL, FALSE, FALSE, NULL);
   if (!ctrl_ev) return EXIT_FAILED;
   SetConsoleCtrlHandler(on_ctrl, TRUE);
@@ -303,19 +273,19 @@ int main(void) {
   run r;
   memset(&r, 0, sizeof r);
   r.prog = argv[i];
-  r.verbose = verbose;
+  r.verbose = o.verbose;
 
   tether_parent_options po;
   tether_parent_options_init(&po);
   char **rargv = NULL;
   const char *def_argv[2] = { NULL, NULL };
-  if (runner_cmd) {
-    int wn = MultiByteToWideChar(CP_UTF8, 0, runner_cmd, -1, NULL, 0);
+  if (o.runner_cmd) {
+    int wn = MultiByteToWideChar(CP_UTF8, 0, o.runner_cmd, -1, NULL, 0);
     wchar_t *w = wn > 0 ? malloc((size_t)wn * sizeof *w) : NULL;
     int rc_argc = 0;
     wchar_t **wa = NULL;
     if (w) {
-      MultiByteToWideChar(CP_UTF8, 0, runner_cmd, -1, w, wn);
+      MultiByteToWideChar(CP_UTF8, 0, o.runner_cmd, -1, w, wn);
       wa = CommandLineToArgvW(w, &rc_argc);
     }
     free(w);
@@ -353,7 +323,7 @@ int main(void) {
             errbuf[0] ? errbuf : tether_strerror(rc));
     return EXIT_FAILED;
   }
-  if (verbose) {
+  if (o.verbose) {
     tether_runner_info info;
     tether_parent_runner_info(r.p, &info);
     fprintf(stderr, "tether-run: runner %s %s, pid %lld, protocol %u\n", info.implementation,
@@ -365,10 +335,10 @@ int main(void) {
   tether_spawn_options so;
   tether_spawn_options_init(&so);
   so.argv = (const char *const *)(argv + i);
-  so.env = nenv ? env : NULL;
-  so.clear_env = clear_env;
-  so.cwd = cwd;
-  so.merge_stderr = merge;
+  so.env = o.nenv ? o.env : NULL;
+  so.clear_env = o.clear_env;
+  so.cwd = o.cwd;
+  so.merge_stderr = o.merge;
   so.stdin_mode = null_stdin ? TETHER_STDIN_MODE_NULL : TETHER_STDIN_MODE_PIPE;
   so.userdata = &r;
   static const char *const git_ro[] = { ".git", NULL };
@@ -376,16 +346,16 @@ int main(void) {
   char here[MAX_PATH * 4];
   tether_permission_profile prof;
   memset(&prof, 0, sizeof prof);
-  if (sandbox || no_network) {
-    if (sandbox && tether__sandbox_parse_spec(sandbox, &prof.filesystem, &roots) < 0) {
+  if (o.sandbox || o.no_network) {
+    if (o.sandbox && tether__sandbox_parse_spec(o.sandbox, &prof.filesystem, &roots) < 0) {
       fprintf(stderr, "tether-run: bad --sandbox \"%s\": use read-only or "
-                      "workspace-write[:ROOT,...]\n", sandbox);
+                      "workspace-write[:ROOT,...]\n", o.sandbox);
       tether_parent_free(r.p);
       return EXIT_FAILED;
     }
     prof.writable_roots = (const char *const *)roots;
     if (prof.filesystem == TETHER_FS_WORKSPACE_WRITE) prof.read_only_subpaths = git_ro;
-    prof.network = no_network ? TETHER_NET_DENIED : 0;
+    prof.network = o.no_network ? TETHER_NET_DENIED : 0;
     wchar_t wh[MAX_PATH * 4];
     DWORD n = GetCurrentDirectoryW(MAX_PATH * 4, wh);
     if (n > 0 && n < MAX_PATH * 4 &&
@@ -395,6 +365,7 @@ int main(void) {
   }
   rc = tether_session_spawn(r.p, &so, &r.s);
   tether__sandbox_free_strv(roots);
+  free(o.env);
   if (rc < 0) {
     fprintf(stderr, "tether-run: cannot ask the runner to start \"%s\": %s\n", r.prog,
             tether_strerror(rc));

@@ -1,0 +1,55 @@
+/* The tether-run command line, for both front ends (run_cli.h). */
+#include "run_cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tether__run_cli_parse(int argc, char **argv, const char *usage, int with_pty,
+                          tether__run_cli *o) {
+  memset(o, 0, sizeof *o);
+  o->env = calloc((size_t)argc + 2, sizeof *o->env);
+  if (!o->env) {
+    fprintf(stderr, "tether-run: out of memory\n");
+    return -1;
+  }
+  int i;
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has_value = i + 1 < argc;
+    if (strcmp(a, "--") == 0) {
+      i++;
+      break;
+    }
+    if (a[0] != '-') break;
+    if (strcmp(a, "--cwd") == 0 && has_value) o->cwd = argv[++i];
+    else if (strcmp(a, "--env") == 0 && has_value && argv[i + 1][0]) o->env[o->nenv++] = argv[++i];
+    else if (strcmp(a, "--clear-env") == 0) o->clear_env = 1;
+    else if (strcmp(a, "--runner") == 0 && has_value) o->runner_cmd = argv[++i];
+    else if (strcmp(a, "--merge-stderr") == 0) o->merge = 1;
+    else if (strcmp(a, "--sandbox") == 0 && has_value) o->sandbox = argv[++i];
+    else if (strcmp(a, "--no-network") == 0) o->no_network = 1;
+    else if (with_pty && (strcmp(a, "-t") == 0 || strcmp(a, "--pty") == 0)) o->pty = 1;
+    else if (with_pty && (strcmp(a, "-T") == 0 || strcmp(a, "--no-pty") == 0)) o->pty = 0;
+    else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o->verbose = 1;
+    else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      fputs(usage, stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "tether-run: bad option or missing value: %s\n%s", a, usage);
+      return -1;
+    }
+  }
+  if (i >= argc) {
+    fprintf(stderr, "tether-run: no program given\n%s", usage);
+    return -1;
+  }
+  o->program = i;
+  return 1;
+}
+
+int tether__run_spawn_failed_status(const tether_spawn_failure *f) {
+  if (f->stage != TETHER_STAGE_EXEC) return TETHER__RUN_EXIT_FAILED;
+  return f->error == TETHER_SPAWN_ERR_NOT_FOUND ? TETHER__RUN_EXIT_NOT_FOUND
+                                                : TETHER__RUN_EXIT_CANNOT_EXEC;
+}

@@ -1,0 +1,34 @@
+/* Internal: what the two tether-run front ends share (tether_run.c on
+ * POSIX, tether_run_win.c on Windows): the command line and the exit
+ * statuses that are not the program's own. */
+#ifndef TETHER_PARENT_RUN_CLI_H
+#define TETHER_PARENT_RUN_CLI_H
+
+#include <stddef.h>
+
+#include "tether/parent.h"
+
+#define TETHER__RUN_EXIT_FAILED 125      /* tether-run or the runner failed */
+#define TETHER__RUN_EXIT_CANNOT_EXEC 126 /* the program could not be executed */
+#define TETHER__RUN_EXIT_NOT_FOUND 127   /* the program was not found */
+
+typedef struct tether__run_cli {
+  const char *cwd, *runner_cmd, *sandbox;
+  const char **env; /* the --env values (nenv), with room for 2 more */
+  size_t nenv;
+  int clear_env, merge, no_network, pty, verbose;
+  int program;      /* argv index of PROGRAM */
+} tether__run_cli;
+
+/* Parses argv. Returns 1 to run argv[o->program..], 0 after printing
+ * `usage` for -h (exit 0), -1 after printing what was wrong (exit
+ * TETHER__RUN_EXIT_FAILED). `with_pty`: -t/-T are options. Free o->env
+ * with free() after any return. */
+int tether__run_cli_parse(int argc, char **argv, const char *usage, int with_pty,
+                          tether__run_cli *o);
+
+/* The status for a failed Spawn: 127 not found, 126 not executable (other
+ * EXEC failures), 125 for every other stage. */
+int tether__run_spawn_failed_status(const tether_spawn_failure *f);
+
+#endif
