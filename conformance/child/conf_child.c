@@ -1,7 +1,7 @@
 /* tether-conf-child OP [ARG]... — runs the ops in order, then exits 0.
- * The conformance kit (conformance/tether_conformance.py, class
- * ChildTools) describes each check's child as such a list, so the same
- * checks run on every platform. Ops:
+ * The conformance kit (conformance/tether_conformance.py, class Target)
+ * describes each check's child as such a list, so the same checks run on
+ * every platform. Ops:
  *
  *   out TEXT / err TEXT   TEXT and a newline on stdout / stderr
  *   outn TEXT             TEXT on stdout, no newline
