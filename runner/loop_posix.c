@@ -54,8 +54,14 @@ int tether__runner_serve(tether__runner *r) {
     return TETHER_ENOMEM;
   }
 
+  /* Read the channel only when poll said so (or a turn held input back):
+   * reading it at every turn costs an EAGAIN per child output event. */
+  bool input_ready = true;
   for (;;) {
-    if (!r->input_done) tether__runner_on_input(r);
+    if (!r->input_done && input_ready) {
+      tether__runner_on_input(r);
+      input_ready = tether__runner_input_blocked(r);
+    }
     tether__runner_reap_finished(r);
     flush(r);
     if (tether__runner_done(r)) break;
@@ -103,8 +109,10 @@ int tether__runner_serve(tether__runner *r) {
       tether__session *s = slots[k].s;
       switch (slots[k].what) {
       case W_CH_READ:
+        input_ready = true;
+        break; /* read at the top of the loop */
       case W_CH_WRITE:
-        break; /* handled at the top of the loop */
+        break; /* flushed at the top of the loop */
       case W_SIGCHLD:
         tether__exitwatch_drain(&r->watch);
         for (size_t i = 0; i < r->nsessions; i++) tether__proc_try_reap(&r->sessions[i]->proc);

@@ -36,6 +36,13 @@
 /* Reads per output fd per loop turn, so one chatty child cannot starve the
  * others or the channel. */
 #define TETHER__READS_PER_TURN 4
+/* Whether a short read of a child's output pipe means the pipe is empty
+ * now (POSIX), so the stream waits for poll instead of reading again. */
+#ifdef _WIN32
+#define TETHER__SHORT_READ_DRAINS 0
+#else
+#define TETHER__SHORT_READ_DRAINS 1
+#endif
 /* Queued channel output allowed beyond output_high_water for replies to
  * the parent's frames before the runner stops reading them too. */
 #define TETHER__CONTROL_ROOM (1u << 20)

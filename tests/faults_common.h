@@ -285,16 +285,29 @@ static int alive_in_groups(const pid_t *pgrps, int n, pid_t *example) {
   return g.alive;
 }
 
-static bool proc_alive(pid_t pid) {
-  pstat ps;
-  return pstat_read(pid, &ps) && ps.state != 'Z';
-}
-
 /* Reaps every exited child of this process (we may be a subreaper). */
 static int reap_all_nohang(void) {
   int n = 0;
   while (waitpid(-1, NULL, WNOHANG) > 0) n++;
   return n;
+}
+
+/* Waits up to `ms` for the groups to have no live process, reaping as it
+ * goes (we may be their subreaper); returns how many are still alive. A
+ * killed process closes its pipes before it becomes a zombie, so a group
+ * can look alive for a moment after its session's Exited. */
+static int alive_in_groups_after(const pid_t *pgrps, int n, int ms, pid_t *example) {
+  uint64_t end = test_now_ms() + (uint64_t)ms;
+  while (alive_in_groups(pgrps, n, NULL) > 0 && test_now_ms() < end) {
+    reap_all_nohang();
+    usleep(1000);
+  }
+  return alive_in_groups(pgrps, n, example);
+}
+
+static bool proc_alive(pid_t pid) {
+  pstat ps;
+  return pstat_read(pid, &ps) && ps.state != 'Z';
 }
 
 #pragma GCC diagnostic pop

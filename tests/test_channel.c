@@ -484,6 +484,106 @@ TEST(no_fd_leaks) {
   CHECK_EQ_INT(count_fds(), before);
 }
 
+/* A transport that counts reads, forwarding everything to `inner`. */
+typedef struct counting {
+  tether_transport base;
+  tether_transport *inner;
+  tether_transport_vtable vt;
+  int reads;
+} counting;
+
+static tether_transport *inner_of(tether_transport *t) { return ((counting *)t)->inner; }
+static long c_read(tether_transport *t, void *buf, size_t len) {
+  ((counting *)t)->reads++;
+  return tether_transport_read(inner_of(t), buf, len);
+}
+static long c_write(tether_transport *t, const void *buf, size_t len) {
+  return tether_transport_write(inner_of(t), buf, len);
+}
+static long c_writev(tether_transport *t, const tether_iov *iov, int n) {
+  return tether_transport_writev(inner_of(t), iov, n);
+}
+static tether_os_handle c_read_handle(tether_transport *t) {
+  return inner_of(t)->vt->read_handle(inner_of(t));
+}
+static tether_os_handle c_write_handle(tether_transport *t) {
+  return inner_of(t)->vt->write_handle(inner_of(t));
+}
+static int c_shutdown_write(tether_transport *t) {
+  return inner_of(t)->vt->shutdown_write(inner_of(t));
+}
+static int c_set_nonblocking(tether_transport *t, int on) {
+  return inner_of(t)->vt->set_nonblocking(inner_of(t), on);
+}
+static int c_ready(tether_transport *t, int for_write) {
+  return inner_of(t)->vt->ready(inner_of(t), for_write);
+}
+static void c_free(tether_transport *t) {
+  tether_transport_free(inner_of(t));
+  free(t);
+}
+
+static counting *counting_wrap(tether_transport *inner) {
+  counting *c = calloc(1, sizeof *c);
+  CHECK(c != NULL);
+  c->inner = inner;
+  c->vt = *inner->vt; /* name and short_read_drains */
+  c->vt.read = c_read;
+  c->vt.write = c_write;
+  c->vt.writev = c_writev;
+  c->vt.read_handle = c_read_handle;
+  c->vt.write_handle = c_write_handle;
+  c->vt.shutdown_write = c_shutdown_write;
+  c->vt.set_nonblocking = c_set_nonblocking;
+  c->vt.ready = inner->vt->ready ? c_ready : NULL;
+  c->vt.free = c_free;
+  c->base.vt = &c->vt;
+  return c;
+}
+
+/* After a short read from a POSIX fd the channel ends the batch (returns
+ * 0) without the read that could only say EAGAIN; the next call reads
+ * again, so a frame that came in between is not lost. A memory transport
+ * does not claim that short reads drain it: it reads until EAGAIN. */
+static void short_read_ends_batch(pair_fn make, int drains) {
+  tether_transport *ta, *tb;
+  tether_channel *a, *b;
+  CHECK_OK(make(&ta, &tb));
+  counting *cb = counting_wrap(tb);
+  CHECK_EQ_INT(cb->vt.short_read_drains, drains);
+  CHECK_OK(tether_channel_new(ta, NULL, &a));
+  CHECK_OK(tether_channel_new(&cb->base, NULL, &b));
+  const uint8_t *p;
+  size_t n;
+  CHECK_OK(tether_channel_send(a, (const uint8_t *)"one", 3));
+  CHECK_OK(tether_channel_flush(a));
+  CHECK_EQ_INT(recv_wait(b, &p, &n), 1);
+  CHECK_EQ_MEM(p, n, "one", 3);
+  int reads = cb->reads;
+  CHECK_EQ_INT(tether_channel_recv(b, &p, &n), 0);
+  CHECK_EQ_INT(cb->reads - reads, (drains ? 0 : 1));
+
+  /* A frame that arrives now: the batch is over, the next call reads it. */
+  CHECK_OK(tether_channel_send(a, (const uint8_t *)"two", 3));
+  CHECK_OK(tether_channel_flush(a));
+  CHECK_EQ_INT(recv_wait(b, &p, &n), 1);
+  CHECK_EQ_MEM(p, n, "two", 3);
+  CHECK_EQ_INT(tether_channel_recv(b, &p, &n), 0);
+
+  /* End of stream after a short read is still seen. */
+  CHECK_OK(tether_channel_send(a, (const uint8_t *)"three", 5));
+  CHECK_OK(tether_channel_shutdown_write(a));
+  CHECK_EQ_INT(recv_wait(b, &p, &n), 1);
+  CHECK_EQ_MEM(p, n, "three", 5);
+  CHECK_EQ_INT(recv_wait(b, &p, &n), TETHER_ECLOSED);
+  tether_channel_free(a);
+  tether_channel_free(b);
+}
+
+TEST(short_read_ends_batch_socketpair) { short_read_ends_batch(tether_transport_socketpair, 1); }
+TEST(short_read_ends_batch_pipe_pair) { short_read_ends_batch(tether_transport_pipe_pair, 1); }
+TEST(short_read_ends_batch_memory) { short_read_ends_batch(tether_transport_memory_pair, 0); }
+
 TEST_MAIN(TEST_ENTRY(options_defaults), TEST_ENTRY(new_rejects_bad_options),
           TEST_ENTRY(many_frames_socketpair), TEST_ENTRY(many_frames_pipe_pair),
           TEST_ENTRY(many_frames_memory), TEST_ENTRY(large_frames_both_ways),
@@ -493,4 +593,5 @@ TEST_MAIN(TEST_ENTRY(options_defaults), TEST_ENTRY(new_rejects_bad_options),
           TEST_ENTRY(set_limits_lowers_input_limit),
           TEST_ENTRY(leftover_bytes_delivered_before_eof), TEST_ENTRY(write_to_closed_peer),
           TEST_ENTRY(shutdown_write_after_flush), TEST_ENTRY(memory_fail_after_every_n),
-          TEST_ENTRY(no_fd_leaks))
+          TEST_ENTRY(no_fd_leaks), TEST_ENTRY(short_read_ends_batch_socketpair),
+          TEST_ENTRY(short_read_ends_batch_pipe_pair), TEST_ENTRY(short_read_ends_batch_memory))

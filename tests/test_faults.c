@@ -132,13 +132,8 @@ static uint64_t runner_kill_once(int attempt) {
   /* Every session's child dies with the runner: the runner's children
    * carry PR_SET_PDEATHSIG (runner/spawn_posix.c), streaming or idle.
    * Being the subreaper, we would see any that survived. */
-  uint64_t te = test_now_ms() + 2000;
-  while (alive_in_groups(pgrps, KILL_N, NULL) > 0 && test_now_ms() < te) {
-    reap_all_nohang();
-    usleep(2000);
-  }
   pid_t ex = 0;
-  int idle_left = alive_in_groups(pgrps, KILL_N, &ex);
+  int idle_left = alive_in_groups_after(pgrps, KILL_N, 2000, &ex);
   if (idle_left) FAIL("%d session processes outlived the killed runner (e.g. pid %d)", idle_left, (int)ex);
   kill_groups(pgrps, KILL_N);
   CHECK_EQ_INT(alive_in_groups(pgrps, KILL_N, NULL), 0);
@@ -235,14 +230,10 @@ TEST(parent_sigkill_runner_cleans_up) {
    * SIGKILL after its 500 ms shutdown grace) and exits. */
   bool runner_gone = wait_gone(runner, 3000);
   uint64_t t_runner = test_now_ms() - t0;
-  uint64_t tend = t0 + 3000;
-  while (alive_in_groups(pgrps, 5, NULL) > 0 && test_now_ms() < tend) {
-    reap_all_nohang();
-    usleep(1000);
-  }
-  uint64_t t_groups = test_now_ms() - t0;
   pid_t ex = 0;
-  int left = alive_in_groups(pgrps, 5, &ex);
+  uint64_t spent = test_now_ms() - t0;
+  int left = alive_in_groups_after(pgrps, 5, spent < 3000 ? (int)(3000 - spent) : 0, &ex);
+  uint64_t t_groups = test_now_ms() - t0;
   printf("  runner gone after %llu ms, all %d session processes gone after %llu ms\n",
          (unsigned long long)t_runner, before, (unsigned long long)t_groups);
   kill(runner, SIGKILL);
@@ -630,7 +621,7 @@ TEST(daemon_in_group_held_until_terminate) {
   CHECK(test_now_ms() - t < 2000);
   CHECK(st.exited); /* the shell's own status: it exited normally */
   CHECK_EQ_INT(st.code, 0);
-  CHECK_EQ_INT(alive_in_groups(&pgrp, 1, NULL), 0);
+  CHECK_EQ_INT(alive_in_groups_after(&pgrp, 1, 1000, NULL), 0);
   tether_session_free(s);
   CHECK_OK(tether_parent_free(p));
   reap_all_nohang();

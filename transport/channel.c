@@ -41,6 +41,7 @@ struct tether_channel {
 
   uint8_t *rbuf;
   size_t rpos, rlen;
+  int rdrained;     /* the last read was short: the transport is empty */
   int in_err;       /* sticky input error */
 
   char msg[160];
@@ -255,9 +256,16 @@ int tether_channel_recv(tether_channel *ch, const uint8_t **payload, size_t *len
       continue;
     }
     ch->rpos = ch->rlen = 0;
+    /* After a short read the next one can only say EAGAIN: end this batch
+     * without it (the caller waits for the read handle next). */
+    if (ch->rdrained) {
+      ch->rdrained = 0;
+      return 0;
+    }
     long n = tether_transport_read(ch->t, ch->rbuf, READ_CHUNK);
     if (n > 0) {
       ch->rlen = (size_t)n;
+      ch->rdrained = ch->t->vt->short_read_drains && (size_t)n < READ_CHUNK;
       continue;
     }
     if (n == TETHER_EAGAIN) return 0;

@@ -61,7 +61,10 @@ int tether_channel_flush_wait(tether_channel *ch, int timeout_ms);
 size_t tether_channel_pending(const tether_channel *ch);
 
 /* Returns 1 with the next payload (valid until the next recv), 0 when none
- * is complete and the transport has nothing more now, or a negative code:
+ * is complete and the transport has nothing more now (wait for the read
+ * handle before calling again: a call without waiting may return 0 again
+ * without reading, when the last read already found the transport empty),
+ * or a negative code:
  * TETHER_ECLOSED at a clean end of stream, TETHER_ETRUNCATED if it ended
  * mid-frame, a framing error, or a transport error. Errors are sticky. */
 int tether_channel_recv(tether_channel *ch, const uint8_t **payload, size_t *len);

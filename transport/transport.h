@@ -39,6 +39,11 @@ typedef struct tether_transport_vtable {
    * when `for_write`) would not return TETHER_EAGAIN now, else 0. NULL for
    * transports with handles; tether_transport_wait polls those. */
   int (*ready)(tether_transport *t, int for_write);
+  /* 1 if a read that returns fewer bytes than asked means the source is
+   * empty now (POSIX fds), so the channel need not read again until the
+   * read handle is ready; 0 where the next read is what re-arms the
+   * transport (Windows overlapped reads). */
+  int short_read_drains;
 } tether_transport_vtable;
 
 struct tether_transport {

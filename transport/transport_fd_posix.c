@@ -167,6 +167,7 @@ static const tether_transport_vtable fd_vtable = {
   .set_nonblocking = fd_set_nonblocking,
   .free = fd_free,
   .ready = NULL,
+  .short_read_drains = 1,
 };
 
 static int set_cloexec(int fd) {
