@@ -53,3 +53,25 @@ int tether__run_spawn_failed_status(const tether_spawn_failure *f) {
   return f->error == TETHER_SPAWN_ERR_NOT_FOUND ? TETHER__RUN_EXIT_NOT_FOUND
                                                 : TETHER__RUN_EXIT_CANNOT_EXEC;
 }
+
+tether_parent *tether__run_start(tether_parent_options *po, int verbose) {
+  char errbuf[1024] = "";
+  po->errbuf = errbuf;
+  po->errbuf_len = sizeof errbuf;
+  tether_parent *p = NULL;
+  int rc = tether_parent_start(po, &p);
+  po->errbuf = NULL;
+  po->errbuf_len = 0;
+  if (rc < 0) {
+    fprintf(stderr, "tether-run: cannot start the runner: %s\n",
+            errbuf[0] ? errbuf : tether_strerror(rc));
+    return NULL;
+  }
+  if (verbose) {
+    tether_runner_info info;
+    tether_parent_runner_info(p, &info);
+    fprintf(stderr, "tether-run: runner %s %s, pid %lld, protocol %u\n", info.implementation,
+            info.implementation_version, (long long)info.pid, info.version);
+  }
+  return p;
+}

@@ -539,7 +539,6 @@ int main(int argc, char **argv) {
     runner_argv[2] = "3";
     runner_argv[3] = NULL;
   }
-  char errbuf[1024] = "";
   po.runner_argv = runner_argv;
   po.callbacks.on_spawned = cb_spawned;
   po.callbacks.on_spawn_failed = cb_spawn_failed;
@@ -547,22 +546,10 @@ int main(int argc, char **argv) {
   po.callbacks.on_exit = cb_exit;
   po.callbacks.on_error = cb_error;
   po.userdata = &r;
-  po.errbuf = errbuf;
-  po.errbuf_len = sizeof errbuf;
-
-  int rc = tether_parent_start(&po, &r.p);
-  if (rc < 0) {
-    fprintf(stderr, "tether-run: cannot start the runner: %s\n",
-            errbuf[0] ? errbuf : tether_strerror(rc));
+  r.p = tether__run_start(&po, o.verbose);
+  if (!r.p) {
     free(env);
     return EXIT_FAILED;
-  }
-  if (o.verbose) {
-    tether_runner_info info;
-    tether_parent_runner_info(r.p, &info);
-    fprintf(stderr, "tether-run: runner %s %s, pid %lld, protocol %u\n",
-            info.implementation, info.implementation_version, (long long)info.pid,
-            info.version);
   }
 
   tether_spawn_options so;
@@ -622,7 +609,7 @@ int main(int argc, char **argv) {
     prof.cwd = getcwd(here, sizeof here);
     so.permission_profile = &prof;
   }
-  rc = tether_session_spawn(r.p, &so, &r.s);
+  int rc = tether_session_spawn(r.p, &so, &r.s);
   tether__sandbox_free_strv(roots);
   free(term_env);
   if (rc < 0) {

@@ -307,28 +307,14 @@ int main(void) {
     def_argv[0] = sib ? sib : "tether-runner";
     po.runner_argv = def_argv;
   }
-  char errbuf[1024] = "";
   po.callbacks.on_spawned = cb_spawned;
   po.callbacks.on_spawn_failed = cb_spawn_failed;
   po.callbacks.on_output = cb_output;
   po.callbacks.on_exit = cb_exit;
   po.callbacks.on_error = cb_error;
   po.userdata = &r;
-  po.errbuf = errbuf;
-  po.errbuf_len = sizeof errbuf;
-
-  int rc = tether_parent_start(&po, &r.p);
-  if (rc < 0) {
-    fprintf(stderr, "tether-run: cannot start the runner: %s\n",
-            errbuf[0] ? errbuf : tether_strerror(rc));
-    return EXIT_FAILED;
-  }
-  if (o.verbose) {
-    tether_runner_info info;
-    tether_parent_runner_info(r.p, &info);
-    fprintf(stderr, "tether-run: runner %s %s, pid %lld, protocol %u\n", info.implementation,
-            info.implementation_version, (long long)info.pid, info.version);
-  }
+  r.p = tether__run_start(&po, o.verbose);
+  if (!r.p) return EXIT_FAILED;
 
   HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
   int null_stdin = stdin_is_null(in);
@@ -363,7 +349,7 @@ int main(void) {
       prof.cwd = here;
     so.permission_profile = &prof;
   }
-  rc = tether_session_spawn(r.p, &so, &r.s);
+  int rc = tether_session_spawn(r.p, &so, &r.s);
   tether__sandbox_free_strv(roots);
   free(o.env);
   if (rc < 0) {
