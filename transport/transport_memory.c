@@ -148,6 +148,10 @@ static const tether_transport_vtable mem_vtable = {
   .set_nonblocking = mem_set_nonblocking,
   .free = mem_free,
   .ready = mem_ready,
+  /* 0 although a read takes all there is: the peer is this same thread,
+   * which may add bytes between two reads, and there is no handle for the
+   * channel's user to wait on, so keep reading until EAGAIN. */
+  .short_read_drains = 0,
 };
 
 int tether_transport_memory_pair(tether_transport **a, tether_transport **b) {
