@@ -161,7 +161,7 @@ else bad tty_in_200000_cksum "rc=$(cat "$T/rc") got=$(cat "$T/o") want=$want"; f
 mkfifo "$T/fifo"
 exec 3<>"$T/fifo"
 # (fd 3, our writer, is not inherited: the input ends when we close it.)
-{ "$RUN" -t -- sh -c 'stty -echo; echo go; exec cat' <"$T/fifo"; echo $? >"$T/rc"; } >"$T/o" 3>&- &
+{ "$RUN" -t -- sh -c 'stty -echo; echo go; exec cat' <"$T/fifo" 2>"$T/e"; echo $? >"$T/rc"; } >"$T/o" 3>&- &
 pid=$!
 i=0
 while ! grep -q go "$T/o" 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
@@ -169,7 +169,9 @@ cat "$T/seq" >&3
 exec 3>&-
 wait $pid
 if [ "$(cat "$T/rc")" = 0 ] && nocr <"$T/o" | sed 1d | cmp -s - "$T/seq"; then ok tty_cat_200000
-else bad tty_cat_200000 "rc=$(cat "$T/rc") lines=$(wc -l <"$T/o")"; fi
+else bad tty_cat_200000 "rc=$(cat "$T/rc") lines=$(wc -l <"$T/o"); \
+  $(nocr <"$T/o" | sed 1d | cmp - "$T/seq" 2>&1 | head -1); last: $(tail -c 16 "$T/o" | nocr | tr '\n' ' '); \
+  stderr: $(head -c 300 "$T/e")"; fi
 # output only (stdin is /dev/null: no echo): byte-identical once \r is gone
 { "$RUN" -t -- seq 1 200000 </dev/null; echo $? >"$T/rc"; } | nocr >"$T/o"
 if [ "$(cat "$T/rc")" = 0 ] && cmp -s "$T/o" "$T/seq"; then ok tty_out_200000
