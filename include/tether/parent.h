@@ -253,9 +253,10 @@ TETHER_EXTERN tether_os_handle tether_parent_write_fd(const tether_parent *p);
 
 /* Non-blocking: reads every complete frame available, delivers callbacks,
  * writes what the channel takes. Call when the descriptor is readable or
- * writable (calling it spuriously is harmless), and after queuing writes.
- * It reads until the descriptor is empty, so edge-triggered waiting (epoll
- * EPOLLET) works too. Returns 0;
+ * writable (calling it spuriously is harmless). It reads until the
+ * descriptor is empty, so edge-triggered waiting (epoll EPOLLET) works too;
+ * there, also call it after queuing frames (a spawn, stdin), since no edge
+ * comes for a descriptor that stayed writable. Returns 0;
  * TETHER_ECLOSED once the connection has ended (the callbacks that told of
  * it have run); TETHER_EINCALLBACK. A protocol error by the runner is
  * reported through callbacks, then TETHER_ECLOSED is returned. */
