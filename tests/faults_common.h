@@ -285,6 +285,11 @@ static int alive_in_groups(const pid_t *pgrps, int n, pid_t *example) {
   return g.alive;
 }
 
+static bool proc_alive(pid_t pid) {
+  pstat ps;
+  return pstat_read(pid, &ps) && ps.state != 'Z';
+}
+
 /* Reaps every exited child of this process (we may be a subreaper). */
 static int reap_all_nohang(void) {
   int n = 0;
@@ -303,11 +308,6 @@ static int alive_in_groups_after(const pid_t *pgrps, int n, int ms, pid_t *examp
     usleep(1000);
   }
   return alive_in_groups(pgrps, n, example);
-}
-
-static bool proc_alive(pid_t pid) {
-  pstat ps;
-  return pstat_read(pid, &ps) && ps.state != 'Z';
 }
 
 #pragma GCC diagnostic pop
