@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the examples (examples/*.c) against a tether-runner and checks what
 # they print and how they exit.
-#   test_examples.sh RUNNER EXAMPLE...   (EXAMPLE: path of poll, capture, libuv)
+#   test_examples.sh RUNNER EXAMPLE...   (EXAMPLE: path of poll, capture, libuv, glib)
 # test_install.sh sources it (TETHER_TEST_EXAMPLES_LIB=1) for check_example.
 set -u
 
@@ -61,15 +61,19 @@ check_example() {
     [ $rc -eq 127 ] || fail "capture of a missing program exited $rc, not 127"
     expect "$out" 'could not start' "capture missing program"
     ;;
-  libuv)
+  libuv | glib) # the same program in two event loops
+    name=$(basename "$bin")
     "$bin" 0.5 >"$out" 2>&1; rc=$?
     cat "$out"
-    [ $rc -eq 0 ] || fail "libuv exited $rc"
-    for i in 1 2 3; do expect "$out" "^\[count\] out $i\$" libuv; done
-    expect "$out" '^\[count\] exited with status 0$' libuv
-    expect "$out" '^\[long\] waiting$' libuv
-    expect "$out" '^\[long\] terminating after 500 ms$' libuv
-    expect "$out" '^\[long\] killed by signal 15 \(TERM\)$' libuv
+    [ $rc -eq 0 ] || fail "$name exited $rc"
+    for i in 1 2 3; do expect "$out" "^\[count\] out $i\$" "$name"; done
+    expect "$out" '^\[count\] exited with status 0$' "$name"
+    expect "$out" '^\[long\] waiting$' "$name"
+    expect "$out" '^\[long\] terminating after 500 ms$' "$name"
+    expect "$out" '^\[long\] killed by signal 15 \(TERM\)$' "$name"
+    "$bin" nonsense >"$out" 2>&1; rc=$?
+    [ $rc -eq 2 ] || fail "$name with a bad argument exited $rc, not 2"
+    expect "$out" "^usage: $name " "$name usage"
     ;;
   *)
     fail "unknown example $bin"

@@ -73,7 +73,7 @@ step "(a) examples/ standalone with find_package(tether)"
   -DCMAKE_C_COMPILER="$cc" -DEXAMPLES_WERROR=ON \
   -DCMAKE_C_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="$san" >"$tmp/ex.log" 2>&1 ||
   { cat "$tmp/ex.log"; echo "FAIL: configuring examples/ against $p"; exit 1; }
-grep -E 'libuv' "$tmp/ex.log"
+grep -E 'libuv|glib' "$tmp/ex.log"
 must "$cmake" --build "$tmp/ex"
 for f in poll capture; do [ -x "$tmp/ex/$f" ] || fail "examples: $f not built"; done
 # The version file rejects an incompatible request.
@@ -106,6 +106,7 @@ check_example "$tmp/capture"
 check_example "$tmp/ex/capture"
 check_example "$tmp/ex/poll"
 [ -x "$tmp/ex/libuv" ] && check_example "$tmp/ex/libuv"
+[ -x "$tmp/ex/glib" ] && check_example "$tmp/ex/glib"
 # tether-run from the prefix finds the tether-runner beside it.
 out=$(tether-run -- sh -c 'echo via-tether-run; exit 5'); rc=$?
 if [ $rc -ne 5 ] || [ "$out" != via-tether-run ]; then
