@@ -810,11 +810,9 @@ void tether__runner_on_output(tether__runner *r, tether__session *s, int i) {
       return;
     }
     emit(r, s, st, r->read_buf, (size_t)n);
-    /* A short read emptied a POSIX pipe: the next read could only say
-     * EAGAIN. A terminal hands bytes over in pieces as its line discipline
-     * takes them, so there the next read often finds more; on Windows it
-     * is what re-arms the overlapped read (session_win.c). */
-    if (TETHER__SHORT_READ_DRAINS && !s->pty && (size_t)n < want) return;
+    /* After a short read from a drained stream the next read could only
+     * say EAGAIN (the platform layer knows when that holds). */
+    if ((size_t)n < want && tether__session_short_read_drains(s, i)) return;
   }
 }
 

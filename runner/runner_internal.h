@@ -36,13 +36,6 @@
 /* Reads per output fd per loop turn, so one chatty child cannot starve the
  * others or the channel. */
 #define TETHER__READS_PER_TURN 4
-/* Whether a short read of a child's output pipe means the pipe is empty
- * now (POSIX), so the stream waits for poll instead of reading again. */
-#ifdef _WIN32
-#define TETHER__SHORT_READ_DRAINS 0
-#else
-#define TETHER__SHORT_READ_DRAINS 1
-#endif
 /* Queued channel output allowed beyond output_high_water for replies to
  * the parent's frames before the runner stops reading them too. */
 #define TETHER__CONTROL_ROOM (1u << 20)
@@ -181,6 +174,9 @@ int tether__session_start(tether__runner *r, tether__session *s,
 /* > 0 bytes, 0 at EOF, TETHER_EAGAIN, or another negative code (treat as
  * EOF). */
 long tether__session_read(tether__session *s, int i, uint8_t *buf, size_t len);
+/* True when a read of stream `i` that returned less than asked left it
+ * empty, so the stream waits for poll instead of reading again. */
+bool tether__session_short_read_drains(const tether__session *s, int i);
 /* Bytes written, TETHER_EAGAIN, or TETHER_ECLOSED after the child closed
  * its stdin (the pipe is then closed and stdin_broken set). */
 long tether__session_write_stdin(tether__session *s, const uint8_t *p, size_t n);

@@ -82,6 +82,13 @@ long tether__session_read(tether__session *s, int i, uint8_t *buf, size_t len) {
   }
 }
 
+/* A pipe read returns short only when the pipe is empty. A terminal hands
+ * bytes over in pieces as its line discipline takes them, so there the
+ * next read often finds more. */
+bool tether__session_short_read_drains(const tether__session *s, int i) {
+  return !(s->pty && i == 0);
+}
+
 long tether__session_write_stdin(tether__session *s, const uint8_t *p, size_t n) {
   if (s->stdin_fd < 0) return TETHER_ECLOSED;
   if (s->pty) {

@@ -289,6 +289,13 @@ long tether__session_read(tether__session *s, int i, uint8_t *buf, size_t len) {
   return w->eof ? 0 : TETHER_EAGAIN;
 }
 
+/* Never: the read after a short one is what re-arms the overlapped read. */
+bool tether__session_short_read_drains(const tether__session *s, int i) {
+  (void)s;
+  (void)i;
+  return false;
+}
+
 long tether__session_write_stdin(tether__session *s, const uint8_t *p, size_t n) {
   if (s->stdin_fd < 0) return TETHER_ECLOSED;
   if (s->pty) {
