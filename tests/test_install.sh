@@ -59,7 +59,7 @@ if command -v nm >/dev/null; then
       esac
     done <"$tmp/$lib.syms"
   done
-  grep -qx tether_capture "$tmp/parent.syms" || fail "tether_capture not exported"
+  grep -qx tether_capture_sized "$tmp/parent.syms" || fail "tether_capture_sized not exported"
   grep -qx tether_strerror "$tmp/parent.syms" || fail "tether_strerror not in the parent"
   grep -qx tether_runner_serve_fds "$tmp/runner.syms" || fail "runner API not exported"
 fi
