@@ -14,15 +14,12 @@
 #include "runner_internal.h"
 #include "transport/escape.h"
 #include "transport/sized.h"
+#include "tether/version.h"
 
 /* The first published (0.2) layout of tether_runner_options: a smaller
  * struct_size is TETHER_EINVAL. Fixed for good; new fields are appended. */
 #define TETHER__RUNNER_OPTIONS_SIZE_0_2 \
   TETHER__SIZE_THROUGH(tether_runner_options, allow_full_access)
-
-#ifndef TETHER_VERSION_STRING
-#define TETHER_VERSION_STRING "0.0.0"
-#endif
 
 /* How long a control frame may wait for room in a full output queue before
  * the parent is considered stalled. */

@@ -13,6 +13,7 @@
 
 #include "tether/parent.h"
 #include "tether/runner.h"
+#include "tether/version.h"
 
 #ifndef TETHER_RUNNER_PATH
 #error "TETHER_RUNNER_PATH must name the tether-runner executable"
@@ -315,5 +316,25 @@ TEST(runner_old_layout) {
   close(sv[0]);
 }
 
-TEST_MAIN(TEST_ENTRY(old_layout_roundtrip), TEST_ENTRY(struct_size_too_small),
+/* tether/version.h agrees with both libraries and with what the runner
+ * announces in its Hello. */
+TEST(version) {
+  char want[32];
+  CHECK(TETHER_VERSION_NUM == ((TETHER_VERSION_MAJOR << 16) | (TETHER_VERSION_MINOR << 8) |
+                               TETHER_VERSION_PATCH));
+  snprintf(want, sizeof want, "%d.%d.%d", TETHER_VERSION_MAJOR, TETHER_VERSION_MINOR,
+           TETHER_VERSION_PATCH);
+  CHECK_EQ_STR(TETHER_VERSION_STRING, want);
+  CHECK(tether_version() == TETHER_VERSION_NUM);
+  CHECK_EQ_STR(tether_version_string(), TETHER_VERSION_STRING);
+  CHECK_EQ_STR(tether_runner_version(), TETHER_VERSION_STRING);
+  rec r = { 0 };
+  tether_parent *p = start_old(&r);
+  tether_runner_info info;
+  CHECK_OK(tether_parent_runner_info(p, &info));
+  CHECK_EQ_STR(info.implementation_version, TETHER_VERSION_STRING);
+  CHECK_OK(tether_parent_free(p));
+}
+
+TEST_MAIN(TEST_ENTRY(version), TEST_ENTRY(old_layout_roundtrip), TEST_ENTRY(struct_size_too_small),
           TEST_ENTRY(newer_caller), TEST_ENTRY(runner_old_layout))

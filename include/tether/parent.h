@@ -90,6 +90,7 @@
 #include "tether/export.h"
 #include "tether/limits.h"
 #include "tether/os.h"
+#include "tether/version.h"
 #include "tether/wire.h"
 
 #ifdef __cplusplus
@@ -274,7 +275,7 @@ TETHER_EXTERN int tether_parent_free(tether_parent *p);
 typedef struct tether_runner_info {
   size_t struct_size;                  /* bytes filled in; Since 0.2 */
   const char *implementation;          /* e.g. "tether-runner" */
-  const char *implementation_version;  /* e.g. "0.1.0" */
+  const char *implementation_version;  /* e.g. "0.2.0" */
   uint32_t version;                    /* agreed protocol version */
   uint32_t capabilities;               /* 1u << Capability bits */
   uint32_t max_sessions;
