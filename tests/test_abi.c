@@ -93,7 +93,7 @@ TEST(old_layout_roundtrip) {
   ARM(so);
   tether_spawn_options_init(&so.v);
   CHECK(GUARD_INTACT(so));
-  CHECK(so.v.stdout_cap == TETHER_CAP_NONE && so.v.stdin_mode == TETHER_STDIN_MODE_PIPE);
+  CHECK(so.v.stdout_cap == TETHER_OUTPUT_UNCAPPED && so.v.stdin_mode == TETHER_STDIN_MODE_PIPE);
   const char *argv[] = { "sh", "-c", "echo hi; exit 3", NULL };
   so.v.argv = argv;
   so.v.stdin_mode = TETHER_STDIN_MODE_NULL;

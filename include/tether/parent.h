@@ -104,7 +104,7 @@ typedef struct tether_session tether_session;
 /* Parent limits (queue sizes, timeouts) are in tether/limits.h. */
 
 /* "No cap" for tether_spawn_options.stdout_cap / stderr_cap. */
-#define TETHER_CAP_NONE UINT64_MAX
+#define TETHER_OUTPUT_UNCAPPED UINT64_MAX
 
 /* ------------------------------------------------------- event records */
 
@@ -277,7 +277,7 @@ typedef struct tether_runner_info {
   const char *implementation;          /* e.g. "tether-runner" */
   const char *implementation_version;  /* e.g. "0.2.0" */
   uint32_t version;                    /* agreed protocol version */
-  uint32_t capabilities;               /* 1u << Capability bits */
+  uint32_t capabilities;               /* TETHER_CAP_BIT(TETHER_CAP_*) bits */
   uint32_t max_sessions;
   uint32_t max_frame;                  /* what the runner accepts */
   int64_t pid;                         /* of a started runner; -1 if attached */
@@ -334,7 +334,7 @@ typedef enum tether_io_mode {
   TETHER_IO_MODE_PIPES = 0,    /* separate stdin, stdout and stderr pipes */
   /* A pseudo-terminal (docs/PROTOCOL.md §6.5) is the command's stdin,
    * stdout and stderr, and its controlling terminal; the command leads a
-   * new session. Needs a runner that lists CAPABILITY_PTY
+   * new session. Needs a runner that lists TETHER_CAP_PTY
    * (tether_runner_info), else on_spawn_failed with stage
    * TETHER_STAGE_PTY. Output arrives as TETHER_STREAM_PTY only (stdout
    * and stderr interleaved as written, plus the terminal's echo of the
@@ -351,7 +351,7 @@ typedef enum tether_io_mode {
  * whether it may use the network. The runner enforces it or refuses the
  * spawn (on_spawn_failed, stage TETHER_STAGE_PERMISSIONS); it never runs the
  * command unsandboxed. Needs protocol version 2 and a runner that lists
- * CAPABILITY_PERMISSION_PROFILES (tether_runner_info). Since 0.1. */
+ * TETHER_CAP_PERMISSION_PROFILES (tether_runner_info). Since 0.1. */
 typedef struct tether_permission_profile {
   /* 0: no filesystem restriction; TETHER_FS_READ_ONLY: read everywhere,
    * write nowhere; TETHER_FS_WORKSPACE_WRITE: write only below
@@ -388,7 +388,7 @@ typedef struct tether_spawn_options {
   int merge_stderr;           /* stderr arrives as TETHER_STREAM_STDOUT */
   tether_stdin_mode stdin_mode;
   /* Bytes of each stream delivered; the rest is read and dropped by the
-   * runner (counted in tether_exit_status.*_dropped). TETHER_CAP_NONE:
+   * runner (counted in tether_exit_status.*_dropped). TETHER_OUTPUT_UNCAPPED:
    * no cap (the default); 0 discards everything. */
   uint64_t stdout_cap, stderr_cap;
   /* 0: none; else the runner terminates the command after this long and
