@@ -921,8 +921,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   o.callbacks = (tether_parent_callbacks){on_spawned, on_spawn_failed, on_output, on_exit_cb,
                                           on_status, on_error};
   char errbuf[256];
-  o.errbuf = errbuf;
-  o.errbuf_len = sizeof errbuf;
+  o.error_buf = errbuf;
+  o.error_buf_len = sizeof errbuf;
   int rc = tether__parent_attach_transport(&o, pt, &H.p);
   int mode = h0 & 15;
   if (mode < 12 && !H.rt_closed)

@@ -213,19 +213,21 @@ typedef struct tether_parent_options {
 
   /* Largest frame payload accepted from the runner: in
    * [TETHER_FRAME_MAX_MINIMUM, TETHER_FRAME_MAX_CEILING]. */
-  uint32_t max_frame;
+  uint32_t max_frame_size;
   /* Output window per stream announced to the runner: in
    * [1, TETHER_WINDOW_MAX]. */
   uint32_t window;
-  int handshake_timeout_ms;    /* TETHER_HANDSHAKE_TIMEOUT_MS; > 0 */
-  int write_timeout_ms;        /* TETHER_PARENT_WRITE_TIMEOUT_MS; > 0 */
-  int shutdown_timeout_ms;     /* TETHER_PARENT_SHUTDOWN_TIMEOUT_MS; >= 0 */
+  /* Timeouts in ms, each at most INT32_MAX (uint32_t as in
+   * tether_runner_options; int before 0.2). */
+  uint32_t handshake_timeout_ms; /* TETHER_HANDSHAKE_TIMEOUT_MS; > 0 */
+  uint32_t write_timeout_ms;     /* TETHER_PARENT_WRITE_TIMEOUT_MS; > 0 */
+  uint32_t shutdown_timeout_ms;  /* TETHER_PARENT_SHUTDOWN_TIMEOUT_MS; may be 0 */
   size_t stdin_queue_max;      /* TETHER_PARENT_STDIN_QUEUE_DEFAULT; > 0 */
 
   /* If non-NULL, a failing start/attach/connect writes a NUL-terminated
    * description here (e.g. both version ranges on a mismatch). */
-  char *errbuf;
-  size_t errbuf_len;
+  char *error_buf;
+  size_t error_buf_len;
   /* New options (and new callbacks) are appended here. */
 } tether_parent_options;
 
@@ -279,7 +281,7 @@ typedef struct tether_runner_info {
   uint32_t version;                    /* agreed protocol version */
   uint32_t capabilities;               /* TETHER_CAP_BIT(TETHER_CAP_*) bits */
   uint32_t max_sessions;
-  uint32_t max_frame;                  /* what the runner accepts */
+  uint32_t max_frame_size;             /* what the runner accepts */
   int64_t pid;                         /* of a started runner; -1 if attached */
 } tether_runner_info;
 /* Fills `out` (struct_size bytes; use the macro). Returns 0, or
