@@ -253,9 +253,9 @@ class Process:
 
     def send_signal(self, sig: int) -> None:
         """Sends signal `sig` (this OS's number, e.g. signal.SIGINT) to the
-        command. Does nothing once it has ended."""
+        command. ProcessLookupError once it has ended, as asyncio."""
         if self._core.done:
-            return
+            raise ProcessLookupError("the command has ended")
         self._core.call("tether_session_signal", tether_signal(sig), 0)
         self._core.runner._sync_writer()
 
