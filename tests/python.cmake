@@ -7,7 +7,10 @@
 # come first in the process), so LD_PRELOAD names gcc's libasan/libubsan.
 # Leak detection is off there: the interpreter itself holds memory at exit
 # that LeakSanitizer would report; the C library's own leaks are checked by
-# test_parent and the valgrind stage.
+# test_parent and the valgrind stage. ASan's quarantine (256 MiB of freed
+# memory held back) is cut to 16 MiB: with every Python allocation going
+# through ASan it would otherwise dominate the RSS that the backpressure
+# test bounds.
 # tether_parent_shared is defined later (cmake/install.cmake) for every
 # non-Windows build that has tether_parent.
 if(WIN32 OR NOT TARGET tether_parent)
@@ -41,7 +44,7 @@ if(TETHER_SANITIZE)
   endforeach()
   string(STRIP "${tether_py_preload}" tether_py_preload)
   list(APPEND tether_py_env "LD_PRELOAD=${tether_py_preload}"
-       ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+       ASAN_OPTIONS=detect_leaks=0:quarantine_size_mb=16:abort_on_error=1
        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
 endif()
 

@@ -11,7 +11,7 @@ on its own write; reading resumes it."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
+import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import _lib
@@ -77,7 +77,7 @@ class StdinWriter:
         self._core = core
         self._loop = loop
         self._waiter: Optional[asyncio.Future] = None
-        core.stdin_listeners.append(self._wake)
+        core.stdin_listeners.append(weakref.WeakMethod(self._wake))
 
     def _wake(self) -> None:
         w, self._waiter = self._waiter, None
@@ -171,7 +171,7 @@ class Process:
         self.stdout, self.stderr = readers
         self.stdin = StdinWriter(core, loop) if stdin else None
         self._waiters: List[asyncio.Future] = []
-        core.listeners.append(self._on_event)
+        core.listeners.append(weakref.WeakMethod(self._on_event))
         if core.done:
             self._on_event()
 

@@ -199,15 +199,19 @@ class _Core:
         self.error: Optional[RunnerError] = None
         self.reports: List[Any] = []
         self.done = False
-        self.listeners: List[Callable[[], None]] = []
+        # Weak (weakref.WeakMethod): the objects listening (Process,
+        # StdinWriter) must stay collectable while the session is registered.
+        self.listeners: List[Any] = []
         # stdin not yet accepted by the C queue (asyncio writers)
         self.pending: List[bytes] = []
         self.eof_requested = 0  # 1: after pending, 2: sent
-        self.stdin_listeners: List[Callable[[], None]] = []
+        self.stdin_listeners: List[Any] = []
 
     def notify(self) -> None:
-        for fn in list(self.listeners):
-            fn()
+        for ref in list(self.listeners):
+            fn = ref()
+            if fn is not None:
+                fn()
 
     def finish(self) -> None:
         self.done = True
@@ -260,8 +264,10 @@ class _Core:
                 self.notify_stdin()
 
     def notify_stdin(self) -> None:
-        for fn in list(self.stdin_listeners):
-            fn()
+        for ref in list(self.stdin_listeners):
+            fn = ref()
+            if fn is not None:
+                fn()
 
     def release(self) -> None:
         """tether_session_free: terminates the command if it still runs."""
@@ -492,7 +498,7 @@ class RunnerBase:
         """Keeps the loop's writer registration in step with wants_write."""
         loop = self._loop
         p = self._h.p
-        if loop is None or p is None:
+        if loop is None or p is None or loop.is_closed():
             return
         want = bool(self._lib.tether_parent_wants_write(c_void_p(p)))
         if want and self._writer_fd < 0:

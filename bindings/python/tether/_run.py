@@ -138,6 +138,10 @@ class RunMixin(RunnerBase):
             if isinstance(input, str):
                 input = input.encode(encoding or "utf-8", errors or "strict")
             feed: Optional[Any] = memoryview(bytes(input))
+        elif pty:
+            # A terminal's input stays the terminal: no input is an
+            # immediate end of input (^D), as `cmd </dev/null` would be.
+            feed = memoryview(b"")
         elif stdin is None or stdin == DEVNULL:
             feed = None
         elif isinstance(stdin, int) and stdin >= 0:
