@@ -2,8 +2,8 @@
 # root CMakeLists.txt, once every library target exists):
 #
 #   include/tether/*.h                   the public headers
-#   lib/libtether_parent.so.0.1.0 (+ .so.0, .so)
-#   lib/libtether_runner.so.0.1.0 (+ .so.0, .so)
+#   lib/libtether_parent.so.0.2.0 (+ .so.0.2, .so)
+#   lib/libtether_runner.so.0.2.0 (+ .so.0.2, .so)
 #   bin/tether-run, bin/tether-runner
 #   lib/cmake/tether/                    find_package(tether): tether::parent,
 #                                        tether::runner
@@ -19,9 +19,17 @@
 include(CMakePackageConfigHelpers)
 
 set(TETHER_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/tether)
+# The soname changes whenever the ABI may: with every minor release while
+# the major version is 0 (libtether_parent.so.0.2), with the major after.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(TETHER_SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+else()
+  set(TETHER_SOVERSION ${PROJECT_VERSION_MAJOR})
+endif()
 set(TETHER_PUBLIC_HEADERS
   parent.h runner.h error.h limits.h wire.h os.h os_posix.h os_win.h export.h)
 list(TRANSFORM TETHER_PUBLIC_HEADERS PREPEND ${PROJECT_SOURCE_DIR}/include/tether/)
+list(APPEND TETHER_PUBLIC_HEADERS ${PROJECT_BINARY_DIR}/include/tether/version.h)
 install(FILES ${TETHER_PUBLIC_HEADERS}
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tether)
 
@@ -52,7 +60,7 @@ function(tether_add_shared name output_name)
   set_target_properties(${name} PROPERTIES
     OUTPUT_NAME ${output_name}
     VERSION ${PROJECT_VERSION}
-    SOVERSION ${PROJECT_VERSION_MAJOR}
+    SOVERSION ${TETHER_SOVERSION}
     LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/lib)
   # Every undefined symbol must come from a listed dependency (catches a
   # missing private link); the sanitizer runtimes resolve at load time.
@@ -61,6 +69,7 @@ function(tether_add_shared name output_name)
   endif()
   target_include_directories(${name} INTERFACE
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+    $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 endfunction()
 

@@ -6,10 +6,8 @@
 #include <string.h>
 
 #include "tether/error.h"
+#include "tether/version.h"
 
-#ifndef TETHER_VERSION_STRING
-#define TETHER_VERSION_STRING "0.0.0"
-#endif
 
 static int fail(char *msg, size_t msg_len, int code, const char *fmt, ...) {
   if (msg && msg_len) {

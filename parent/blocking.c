@@ -32,8 +32,10 @@ int tether_parent_run(tether_parent *p, int timeout_ms) {
   }
 }
 
-int tether_session_wait(tether_session *s, int timeout_ms, tether_exit_status *st) {
+int tether_session_wait_sized(tether_session *s, int timeout_ms, tether_exit_status *st,
+                              size_t struct_size) {
   if (!s || s->detached) return TETHER_EINVAL;
+  if (st && struct_size < TETHER__EXIT_STATUS_SIZE_0_2) return TETHER_EINVAL;
   tether_parent *p = s->p;
   if (p->in_callback) return TETHER_EINCALLBACK;
   int64_t deadline = deadline_of(timeout_ms);
@@ -45,7 +47,9 @@ int tether_session_wait(tether_session *s, int timeout_ms, tether_exit_status *s
     int rc = tether__parent_wait(p, left);
     if (rc < 0 && rc != TETHER_ETIMEDOUT) return rc;
   }
-  if (st) *st = s->status;
+  if (st)
+    tether__sized_write(st, struct_size, &s->status, sizeof s->status,
+                        TETHER__EXIT_STATUS_SIZE_0_2);
   return s->result;
 }
 
@@ -56,7 +60,10 @@ void tether_capture_result_free(tether_capture_result *r) {
   free(r->stdout_data);
   free(r->stderr_data);
   free((char *)r->failure.message);
-  memset(r, 0, sizeof *r);
+  /* Only the caller's bytes: its layout may be older (or newer) than ours. */
+  size_t n = r->struct_size;
+  if (n < TETHER__CAPTURE_RESULT_SIZE_0_2) n = TETHER__CAPTURE_RESULT_SIZE_0_2;
+  memset(r, 0, n);
 }
 
 static char *take_buffer(tether__capture *c, int i, size_t *len) {
@@ -71,19 +78,36 @@ static char *take_buffer(tether__capture *c, int i, size_t *len) {
   return b;
 }
 
-int tether_capture(tether_parent *p, const char *const *argv,
-                   const tether_spawn_options *o, tether_capture_result *result) {
+/* Writes the library's result to the caller's `struct_size` bytes; the
+ * caller's `status` (the last member) may be shorter or longer than ours. */
+static void put_result(tether_capture_result *out, size_t struct_size,
+                       tether_capture_result *r) {
+  size_t room = struct_size - offsetof(tether_capture_result, status);
+  if (room < sizeof r->status) r->status.struct_size = room;
+  tether__sized_write(out, struct_size, r, sizeof *r, TETHER__CAPTURE_RESULT_SIZE_0_2);
+}
+
+int tether_capture_sized(tether_parent *p, const char *const *argv,
+                         const tether_spawn_options *o, tether_capture_result *out,
+                         size_t struct_size) {
+  tether_capture_result r;
   tether_spawn_options so;
   tether__capture c;
   tether_session *s = NULL;
   int rc;
 
-  if (!result) return TETHER_EINVAL;
-  memset(result, 0, sizeof *result);
+  if (!out || struct_size < TETHER__CAPTURE_RESULT_SIZE_0_2) return TETHER_EINVAL;
+  memset(&r, 0, sizeof r);
+  r.status.struct_size = sizeof r.status;
+  put_result(out, struct_size, &r);
   if (!p || !argv) return TETHER_EINVAL;
   if (p->in_callback) return TETHER_EINCALLBACK;
-  if (o) so = *o;
-  else tether_spawn_options_init(&so);
+  if (o) {
+    rc = tether__spawn_options_read(o, &so);
+    if (rc < 0) return rc;
+  } else {
+    tether_spawn_options_init(&so);
+  }
   so.argv = argv;
   so.userdata = NULL;
   /* The runner drops what is past the cap, so memory stays bounded. */
@@ -97,25 +121,28 @@ int tether_capture(tether_parent *p, const char *const *argv,
   rc = tether__parent_spawn(p, &so, &c, &s);
   if (rc < 0) return rc;
   if (so.stdin_mode == TETHER_STDIN_MODE_PIPE) tether_session_close_stdin(s);
-  rc = tether_session_wait(s, -1, &result->status);
+  rc = tether_session_wait(s, -1, &r.status);
   s->capture = NULL;
   tether_session_free(s);
 
-  result->stdout_data = take_buffer(&c, 0, &result->stdout_len);
-  result->stderr_data = take_buffer(&c, 1, &result->stderr_len);
-  result->stdout_truncated = c.truncated[0] || result->status.stdout_dropped > 0;
-  result->stderr_truncated = c.truncated[1] || result->status.stderr_dropped > 0;
+  r.stdout_data = take_buffer(&c, 0, &r.stdout_len);
+  r.stderr_data = take_buffer(&c, 1, &r.stderr_len);
+  r.stdout_truncated = c.truncated[0] || r.status.stdout_dropped > 0;
+  r.stderr_truncated = c.truncated[1] || r.status.stderr_dropped > 0;
   if (rc == TETHER_ESPAWN) {
-    result->failure = c.failure;
-    result->failure.message = c.failure_msg;
+    r.failure = c.failure;
+    r.failure.message = c.failure_msg;
   } else {
     free(c.failure_msg);
   }
   free(c.buf[0]);
   free(c.buf[1]);
-  if (rc == 0 && (!result->stdout_data || !result->stderr_data)) {
-    tether_capture_result_free(result);
-    return TETHER_ENOMEM;
+  if (rc == 0 && (!r.stdout_data || !r.stderr_data)) {
+    r.struct_size = sizeof r;
+    tether_capture_result_free(&r);
+    r.status.struct_size = sizeof r.status;
+    rc = TETHER_ENOMEM;
   }
+  put_result(out, struct_size, &r);
   return rc;
 }

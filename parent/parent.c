@@ -14,8 +14,9 @@
    TETHER_CAP_BIT(TETHER_CAP_RESOURCE_USAGE) |                                \
    TETHER_CAP_BIT(TETHER_CAP_PROCESS_GROUPS))
 
-void tether_parent_options_init(tether_parent_options *o) {
+static void parent_defaults(tether_parent_options *o) {
   memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
   o->runner_argv = NULL;
   o->runner_channel = TETHER_RUNNER_CHANNEL_FDS;
   o->runner_fds[0] = 3;
@@ -29,13 +30,29 @@ void tether_parent_options_init(tether_parent_options *o) {
   o->stdin_queue_max = TETHER_PARENT_STDIN_QUEUE_DEFAULT;
 }
 
+void tether_parent_options_init_sized(tether_parent_options *o, size_t struct_size) {
+  tether_parent_options d;
+  parent_defaults(&d);
+  tether__sized_init(o, struct_size, &d, sizeof d);
+}
+
 static void put_err(const tether_parent_options *o, const char *msg) {
   if (o && o->errbuf && o->errbuf_len > 0) snprintf(o->errbuf, o->errbuf_len, "%s", msg);
 }
 
-static int check_options(const tether_parent_options *o, char *err, size_t errlen) {
+/* Reads the caller's options `in` into `o` (the library's layout), then
+ * checks them. */
+static int check_options(const tether_parent_options *in, tether_parent_options *o,
+                         char *err, size_t errlen) {
   const char *why = NULL;
-  if (o->max_frame < TETHER_FRAME_MAX_MINIMUM || o->max_frame > TETHER_FRAME_MAX_CEILING)
+  parent_defaults(o);
+  int rc = tether__sized_read(o, sizeof *o, in, TETHER__PARENT_OPTIONS_SIZE_0_2);
+  if (rc == TETHER_EINVAL)
+    why = "struct_size is below the first published layout (use tether_parent_options_init)";
+  else if (rc < 0) {
+    snprintf(err, errlen, "parent options set fields this (older) library does not know");
+    return rc;
+  } else if (o->max_frame < TETHER_FRAME_MAX_MINIMUM || o->max_frame > TETHER_FRAME_MAX_CEILING)
     why = "max_frame is outside [TETHER_FRAME_MAX_MINIMUM, TETHER_FRAME_MAX_CEILING]";
   else if (o->window < 1 || o->window > TETHER_WINDOW_MAX)
     why = "window is outside [1, TETHER_WINDOW_MAX]";
@@ -360,13 +377,14 @@ int tether_parent_start(const tether_parent_options *o, tether_parent **out) {
   if (!out) return TETHER_EINVAL;
   *out = NULL;
   if (!o) return TETHER_EINVAL;
-  int rc = check_options(o, err, sizeof err);
-  if (rc == 0) rc = tether__parent_spawn_runner(o, &t, &pid, &os, err, sizeof err);
+  tether_parent_options opt;
+  int rc = check_options(o, &opt, err, sizeof err);
+  if (rc == 0) rc = tether__parent_spawn_runner(&opt, &t, &pid, &os, err, sizeof err);
   if (rc < 0) {
-    put_err(o, err);
+    put_err(&opt, err);
     return rc;
   }
-  return tether__parent_open(o, t, pid, os, out);
+  return tether__parent_open(&opt, t, pid, os, out);
 }
 
 int tether_parent_attach_fds(const tether_parent_options *o, int read_fd, int write_fd,
@@ -375,7 +393,9 @@ int tether_parent_attach_fds(const tether_parent_options *o, int read_fd, int wr
   tether_transport *t = NULL;
   if (!out) return TETHER_EINVAL;
   *out = NULL;
-  int rc = o ? check_options(o, err, sizeof err) : TETHER_EINVAL;
+  tether_parent_options opt;
+  parent_defaults(&opt);
+  int rc = o ? check_options(o, &opt, err, sizeof err) : TETHER_EINVAL;
   if (rc == 0 && (read_fd < 0 || write_fd < 0)) {
     rc = TETHER_EINVAL;
     snprintf(err, sizeof err, "invalid descriptors %d,%d", read_fd, write_fd);
@@ -388,13 +408,13 @@ int tether_parent_attach_fds(const tether_parent_options *o, int read_fd, int wr
     read_fd = write_fd = -1;
   }
   if (rc < 0) {
-    put_err(o, err);
+    put_err(&opt, err);
     /* Descriptors are taken over also on failure. */
     if (read_fd >= 0) tether__parent_close_fd(read_fd);
     if (write_fd >= 0 && write_fd != read_fd) tether__parent_close_fd(write_fd);
     return rc;
   }
-  return tether__parent_open(o, t, -1, NULL, out);
+  return tether__parent_open(&opt, t, -1, NULL, out);
 }
 
 int tether_parent_connect_unix(const tether_parent_options *o, const char *path,
@@ -403,21 +423,23 @@ int tether_parent_connect_unix(const tether_parent_options *o, const char *path,
   tether_transport *t = NULL;
   if (!out) return TETHER_EINVAL;
   *out = NULL;
-  int rc = o ? check_options(o, err, sizeof err) : TETHER_EINVAL;
+  tether_parent_options opt;
+  parent_defaults(&opt);
+  int rc = o ? check_options(o, &opt, err, sizeof err) : TETHER_EINVAL;
   if (rc == 0 && !path) {
     rc = TETHER_EINVAL;
     snprintf(err, sizeof err, "no socket path");
   }
   if (rc == 0) {
-    rc = tether_transport_unix_connect(path, o->handshake_timeout_ms, &t);
+    rc = tether_transport_unix_connect(path, opt.handshake_timeout_ms, &t);
     if (rc < 0) snprintf(err, sizeof err, "cannot connect to \"%s\": %s", path,
                          tether_strerror(rc));
   }
   if (rc < 0) {
-    if (o) put_err(o, err);
+    put_err(&opt, err);
     return rc;
   }
-  return tether__parent_open(o, t, -1, NULL, out);
+  return tether__parent_open(&opt, t, -1, NULL, out);
 }
 
 int tether__parent_attach_transport(const tether_parent_options *o, tether_transport *t,
@@ -429,13 +451,14 @@ int tether__parent_attach_transport(const tether_parent_options *o, tether_trans
     return TETHER_EINVAL;
   }
   *out = NULL;
-  int rc = check_options(o, err, sizeof err);
+  tether_parent_options opt;
+  int rc = check_options(o, &opt, err, sizeof err);
   if (rc < 0) {
-    put_err(o, err);
+    put_err(&opt, err);
     tether_transport_free(t);
     return rc;
   }
-  return tether__parent_open(o, t, -1, NULL, out);
+  return tether__parent_open(&opt, t, -1, NULL, out);
 }
 
 /* ----------------------------------------------------------------- end */
@@ -492,15 +515,21 @@ int tether_parent_free(tether_parent *p) {
 
 /* ----------------------------------------------------------- accessors */
 
-void tether_parent_runner_info(const tether_parent *p, tether_runner_info *out) {
-  memset(out, 0, sizeof *out);
-  out->implementation = p->impl;
-  out->implementation_version = p->impl_version;
-  out->version = p->version;
-  out->capabilities = p->peer_caps;
-  out->max_sessions = p->peer_max_sessions;
-  out->max_frame = p->max_frame_out;
-  out->pid = p->runner_pid;
+int tether_parent_runner_info_sized(const tether_parent *p, tether_runner_info *out,
+                                    size_t struct_size) {
+  tether_runner_info info;
+  if (!p || !out) return TETHER_EINVAL;
+  memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  info.implementation = p->impl;
+  info.implementation_version = p->impl_version;
+  info.version = p->version;
+  info.capabilities = p->peer_caps;
+  info.max_sessions = p->peer_max_sessions;
+  info.max_frame = p->max_frame_out;
+  info.pid = p->runner_pid;
+  return tether__sized_write(out, struct_size, &info, sizeof info,
+                             TETHER__RUNNER_INFO_SIZE_0_2);
 }
 
 tether_os_handle tether_parent_fd(const tether_parent *p) {

@@ -15,6 +15,17 @@
 #include "tether/parent.h"
 #include "transport/channel.h"
 #include "transport/compat.h"
+#include "transport/sized.h"
+
+/* The first published (0.2) layouts of the growable public structs: a
+ * caller's struct_size below these is TETHER_EINVAL. Fixed for good: new
+ * fields are appended after them. */
+#define TETHER__PARENT_OPTIONS_SIZE_0_2 TETHER__SIZE_THROUGH(tether_parent_options, errbuf_len)
+#define TETHER__SPAWN_OPTIONS_SIZE_0_2 TETHER__SIZE_THROUGH(tether_spawn_options, pty_cols)
+#define TETHER__EXIT_STATUS_SIZE_0_2 TETHER__SIZE_THROUGH(tether_exit_status, stderr_dropped)
+#define TETHER__RUNNER_INFO_SIZE_0_2 TETHER__SIZE_THROUGH(tether_runner_info, pid)
+#define TETHER__CAPTURE_RESULT_SIZE_0_2 \
+  (offsetof(tether_capture_result, status) + TETHER__EXIT_STATUS_SIZE_0_2)
 
 /* Room for an Output/Stdin frame's non-data fields. */
 #define TETHER__PARENT_FRAME_OVERHEAD 64u
@@ -142,7 +153,12 @@ void tether__parent_session_done(tether_parent *p, tether_session *s, int result
 void tether__parent_session_release(tether_parent *p, tether_session *s);
 
 /* ---- session.c ---- */
-/* tether_session_spawn, with an optional capture sink. */
+/* Reads a caller's spawn options into `o` (the library's layout, defaults
+ * for fields past the caller's struct_size): 0, TETHER_EINVAL,
+ * TETHER_EUNSUPPORTED (transport/sized.h). */
+int tether__spawn_options_read(const tether_spawn_options *caller, tether_spawn_options *o);
+/* tether_session_spawn, with an optional capture sink; `o` is in the
+ * library's layout (tether__spawn_options_read). */
 int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
                          tether__capture *capture, tether_session **out);
 /* Hands queued stdin to the channel as credit and room allow. */

@@ -7,11 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-void tether_spawn_options_init(tether_spawn_options *o) {
+static void spawn_defaults(tether_spawn_options *o) {
   memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
   o->stdin_mode = TETHER_STDIN_MODE_PIPE;
   o->stdout_cap = TETHER_CAP_NONE;
   o->stderr_cap = TETHER_CAP_NONE;
+}
+
+void tether_spawn_options_init_sized(tether_spawn_options *o, size_t struct_size) {
+  tether_spawn_options d;
+  spawn_defaults(&d);
+  tether__sized_init(o, struct_size, &d, sizeof d);
+}
+
+int tether__spawn_options_read(const tether_spawn_options *caller, tether_spawn_options *o) {
+  spawn_defaults(o);
+  return tether__sized_read(o, sizeof *o, caller, TETHER__SPAWN_OPTIONS_SIZE_0_2);
 }
 
 static int count_list(const char *const *v, size_t *n) {
@@ -74,6 +86,7 @@ int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
     rc = TETHER_ENOMEM;
     goto fail;
   }
+  s->status.struct_size = sizeof s->status;
   for (size_t i = 0; i < argc; i++)
     items[i] = (tether_bytes){ (const uint8_t *)o->argv[i], strlen(o->argv[i]) };
   for (size_t i = 0; i < envc; i++)
@@ -145,7 +158,12 @@ fail:
 
 int tether_session_spawn(tether_parent *p, const tether_spawn_options *o,
                          tether_session **out) {
-  return tether__parent_spawn(p, o, NULL, out);
+  tether_spawn_options so;
+  if (out) *out = NULL;
+  if (!o) return TETHER_EINVAL;
+  int rc = tether__spawn_options_read(o, &so);
+  if (rc < 0) return rc;
+  return tether__parent_spawn(p, &so, NULL, out);
 }
 
 /* --------------------------------------------------------------- stdin */

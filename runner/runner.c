@@ -13,10 +13,13 @@
 
 #include "runner_internal.h"
 #include "transport/escape.h"
+#include "transport/sized.h"
+#include "tether/version.h"
 
-#ifndef TETHER_VERSION_STRING
-#define TETHER_VERSION_STRING "0.0.0"
-#endif
+/* The first published (0.2) layout of tether_runner_options: a smaller
+ * struct_size is TETHER_EINVAL. Fixed for good; new fields are appended. */
+#define TETHER__RUNNER_OPTIONS_SIZE_0_2 \
+  TETHER__SIZE_THROUGH(tether_runner_options, allow_full_access)
 
 /* How long a control frame may wait for room in a full output queue before
  * the parent is considered stalled. */
@@ -27,8 +30,9 @@
 
 const char *tether_runner_version(void) { return TETHER_VERSION_STRING; }
 
-void tether_runner_options_init(tether_runner_options *o) {
+static void runner_defaults(tether_runner_options *o) {
   memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
   o->max_sessions = TETHER_SESSIONS_MAX_DEFAULT;
   o->max_frame_size = TETHER_FRAME_MAX_DEFAULT;
   o->handshake_timeout_ms = TETHER_HANDSHAKE_TIMEOUT_MS;
@@ -40,6 +44,12 @@ void tether_runner_options_init(tether_runner_options *o) {
   o->max_window = TETHER_WINDOW_MAX;
   o->name = "tether-runner";
   o->child_watch = TETHER_RUNNER_WATCH_AUTO;
+}
+
+void tether_runner_options_init_sized(tether_runner_options *o, size_t struct_size) {
+  tether_runner_options d;
+  runner_defaults(&d);
+  tether__sized_init(o, struct_size, &d, sizeof d);
 }
 
 uint64_t tether__runner_now_ms(void) {
@@ -158,8 +168,15 @@ int tether__runner_init(tether__runner *r, const tether_runner_options *o,
   int rc;
   memset(r, 0, sizeof *r);
   r->watch.sigchld_fd = -1;
-  if (o) r->opt = *o;
-  else tether_runner_options_init(&r->opt);
+  runner_defaults(&r->opt);
+  rc = o ? tether__sized_read(&r->opt, sizeof r->opt, o, TETHER__RUNNER_OPTIONS_SIZE_0_2) : 0;
+  if (rc < 0) {
+    tether_transport_free(t);
+    snprintf(r->why, sizeof r->why, rc == TETHER_EINVAL
+             ? "invalid runner options: struct_size is below the first published layout"
+             : "runner options set fields this (older) library does not know");
+    return rc;
+  }
   rc = check_options(&r->opt);
   if (rc < 0) {
     tether_transport_free(t);

@@ -6,14 +6,22 @@
 #include <stdlib.h>
 
 #include "runner_internal.h"
+#include "transport/sized.h"
 
+/* Writes `msg` to the caller's error_buf, if its options have one within
+ * their struct_size. */
+static void put_why(const tether_runner_options *o, const char *msg) {
+  tether_runner_options opt = { 0 };
+  if (!o || tether__sized_read(&opt, sizeof opt, o, sizeof opt.struct_size) == TETHER_EINVAL)
+    return;
+  if (opt.error_buf && opt.error_buf_len) snprintf(opt.error_buf, opt.error_buf_len, "%s", msg);
+}
 
 int tether__runner_serve_transport(const tether_runner_options *o, tether_transport *t) {
   tether__runner *r = malloc(sizeof *r);
   if (!r) {
     tether_transport_free(t);
-    if (o && o->error_buf && o->error_buf_len)
-      snprintf(o->error_buf, o->error_buf_len, "out of memory");
+    put_why(o, "out of memory");
     return TETHER_ENOMEM;
   }
   int rc = tether__runner_init(r, o, t); /* owns t from here */
@@ -21,8 +29,7 @@ int tether__runner_serve_transport(const tether_runner_options *o, tether_transp
     rc = tether__runner_serve(r); /* the platform's loop */
     tether__runner_free(r);
   }
-  if (o && o->error_buf && o->error_buf_len)
-    snprintf(o->error_buf, o->error_buf_len, "%s", rc == 0 ? "" : r->why);
+  put_why(o, rc == 0 ? "" : r->why);
   free(r);
   return rc;
 }
@@ -34,8 +41,9 @@ int tether_runner_serve_fds(const tether_runner_options *o, int read_fd, int wri
   tether_transport *t = NULL;
   int rc = tether_transport_fd_new(read_fd, write_fd, &t); /* closes them on failure */
   if (rc < 0) {
-    if (o && o->error_buf && o->error_buf_len)
-      snprintf(o->error_buf, o->error_buf_len, "bad descriptors: %s", tether_strerror(rc));
+    char why[128];
+    snprintf(why, sizeof why, "bad descriptors: %s", tether_strerror(rc));
+    put_why(o, why);
     return rc;
   }
   return tether__runner_serve_transport(o, t);

@@ -21,6 +21,9 @@ done
 
 TETHER_TEST_EXAMPLES_LIB=1 . "$src/tests/test_examples.sh" # fail, expect, check_example
 
+ver=$(sed -n 's/^project(tether VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+so=${ver%.*} # the soname's version: MAJOR.MINOR while MAJOR is 0
+case $so in 0.*) ;; *) so=${so%.*} ;; esac
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 p=$tmp/prefix
@@ -34,15 +37,24 @@ must "$cmake" --install "$build" --prefix "$p" ${config:+--config "$config"} >"$
 for f in include/tether/parent.h include/tether/runner.h include/tether/error.h \
          include/tether/limits.h include/tether/wire.h include/tether/os.h \
          include/tether/os_posix.h include/tether/os_win.h include/tether/export.h \
+         include/tether/version.h \
          bin/tether-run bin/tether-runner \
-         "$libdir/libtether_parent.so" "$libdir/libtether_parent.so.0" \
-         "$libdir/libtether_runner.so" "$libdir/libtether_runner.so.0" \
+         "$libdir/libtether_parent.so" "$libdir/libtether_parent.so.$so" \
+         "$libdir/libtether_runner.so" "$libdir/libtether_runner.so.$so" \
          "$libdir/cmake/tether/tetherConfig.cmake" \
          "$libdir/cmake/tether/tetherConfigVersion.cmake" \
          "$libdir/cmake/tether/tetherTargets.cmake" \
          "$libdir/pkgconfig/tether-parent.pc" "$libdir/pkgconfig/tether-runner.pc"; do
   [ -e "$p/$f" ] || fail "not installed: $f"
 done
+
+# The soname carries MAJOR.MINOR while MAJOR is 0 (the ABI may change).
+if command -v readelf >/dev/null; then
+  for lib in parent runner; do
+    readelf -d "$p/$libdir/libtether_$lib.so" | grep -q "SONAME.*\[libtether_$lib\.so\.$so\]" ||
+      fail "libtether_$lib.so: soname is not libtether_$lib.so.$so"
+  done
+fi
 
 # Exports: only public tether_ names, each declared TETHER_EXTERN in a header.
 if command -v nm >/dev/null; then
@@ -59,7 +71,7 @@ if command -v nm >/dev/null; then
       esac
     done <"$tmp/$lib.syms"
   done
-  grep -qx tether_capture "$tmp/parent.syms" || fail "tether_capture not exported"
+  grep -qx tether_capture_sized "$tmp/parent.syms" || fail "tether_capture_sized not exported"
   grep -qx tether_strerror "$tmp/parent.syms" || fail "tether_strerror not in the parent"
   grep -qx tether_runner_serve_fds "$tmp/runner.syms" || fail "runner API not exported"
 fi
@@ -78,14 +90,15 @@ must "$cmake" --build "$tmp/ex"
 for f in poll capture; do [ -x "$tmp/ex/$f" ] || fail "examples: $f not built"; done
 # The version file rejects an incompatible request.
 mkdir -p "$tmp/v"
-cat >"$tmp/v/CMakeLists.txt" <<'CM'
+major=${ver%%.*} minor=${ver#*.}; minor=${minor%%.*}
+cat >"$tmp/v/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.16)
 project(v LANGUAGES C)
-find_package(tether 0.2 QUIET)
+find_package(tether $major.$((minor + 1)) QUIET)
 if(tether_FOUND)
-  message(FATAL_ERROR "tether 0.1 accepted for a request of 0.2")
+  message(FATAL_ERROR "tether $ver accepted for a request of $major.$((minor + 1))")
 endif()
-find_package(tether 0.1 REQUIRED COMPONENTS parent runner)
+find_package(tether $major.$minor REQUIRED COMPONENTS parent runner)
 CM
 "$cmake" -S "$tmp/v" -B "$tmp/v/b" -DCMAKE_PREFIX_PATH="$p" >"$tmp/v.log" 2>&1 ||
   { cat "$tmp/v.log"; fail "find_package version/component checks"; }

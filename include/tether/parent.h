@@ -6,7 +6,7 @@
  *
  * Shape (curl-multi-like):
  *
- *   tether_parent_options o;  tether_parent_options_init(&o);
+ *   tether_parent_options o;  tether_parent_options_init(&o);  // a macro
  *   o.callbacks.on_output = ...; o.callbacks.on_exit = ...;
  *   tether_parent *p;  tether_parent_start(&o, &p);       // blocking handshake
  *   tether_spawn_options so;  tether_spawn_options_init(&so);
@@ -43,7 +43,42 @@
  * there: tether_parent_process, tether_parent_run, tether_session_wait,
  * tether_capture, tether_parent_free.
  *
- * Every function here is Since 0.1.
+ * ABI: structs the caller allocates. The options structs
+ * (tether_parent_options, tether_spawn_options) and the records the
+ * library fills in for the caller (tether_runner_info, tether_exit_status
+ * from tether_session_wait, tether_capture_result) start with
+ * `size_t struct_size`: the size of the struct as the caller was compiled.
+ * The init functions and the output functions take that size, through
+ * macros that pass sizeof of the caller's own type (tether_X_init(o) is
+ * tether_X_init_sized(o, sizeof *o)), so a program built against an older
+ * header keeps working with a newer library, and the reverse:
+ *   - the library writes only struct_size bytes of a caller's struct, and
+ *     reads only the fields that lie within them; fields past struct_size
+ *     get their defaults;
+ *   - a struct_size below the first published layout (0.2), or 0, is
+ *     TETHER_EINVAL;
+ *   - a newer caller's struct (struct_size larger than the library knows)
+ *     is accepted when every byte the library does not know is zero (as
+ *     init leaves them); a field set there is TETHER_EUNSUPPORTED, so an
+ *     option this library cannot honour is never silently ignored;
+ *   - records written out set struct_size to the bytes that carry data (the
+ *     smaller of the two sizes): a newer caller sees which fields an older
+ *     library filled in.
+ * New fields are therefore only ever appended at the end of a struct.
+ * tether_parent_callbacks, embedded in tether_parent_options, is frozen:
+ * new callbacks are appended at the end of tether_parent_options instead.
+ * Records the library owns and passes to callbacks (tether_exit_status,
+ * tether_spawn_failure) also grow only at the end; a callback must not
+ * copy one by value into a struct of its own compiled size without
+ * checking struct_size (tether_exit_status) first. In tether_capture_result
+ * `status` is the last member so it can grow with tether_exit_status; the
+ * members before it, the embedded tether_spawn_failure included, are
+ * frozen. Why not opaque handles with setters: the options are plain data
+ * the embedder fills in one place (and bindings mirror, e.g. Python ctypes);
+ * a size field keeps that and costs one size_t. The soname still changes
+ * with every 0.x minor release (libtether_parent.so.0.2).
+ *
+ * Every function here is Since 0.1 unless it says otherwise.
  */
 #ifndef TETHER_PARENT_H
 #define TETHER_PARENT_H
@@ -55,6 +90,7 @@
 #include "tether/export.h"
 #include "tether/limits.h"
 #include "tether/os.h"
+#include "tether/version.h"
 #include "tether/wire.h"
 
 #ifdef __cplusplus
@@ -86,6 +122,9 @@ typedef struct tether_spawn_failure {
 
 /* How a session ended. Exactly one of `exited` / `signaled` is set. */
 typedef struct tether_exit_status {
+  /* Bytes of this record that carry data (sizeof when delivered to
+   * on_exit; see "ABI" above). Since 0.2. */
+  size_t struct_size;
   int exited;           /* normal exit: `code` is valid */
   int signaled;         /* killed: `signal` is valid */
   uint32_t code;        /* exit code (full 32 bits on Windows) */
@@ -156,6 +195,8 @@ typedef enum tether_runner_channel {
 } tether_runner_channel;
 
 typedef struct tether_parent_options {
+  /* Set by tether_parent_options_init (see "ABI" above). Since 0.2. */
+  size_t struct_size;
   /* NULL-terminated argv of the runner to start (tether_parent_start only);
    * argv[0] without a '/' is looked up in PATH. NULL: the default
    * {"tether-runner", "--fd", "3", NULL}. Not copied: must stay valid
@@ -185,10 +226,15 @@ typedef struct tether_parent_options {
    * description here (e.g. both version ranges on a mismatch). */
   char *errbuf;
   size_t errbuf_len;
+  /* New options (and new callbacks) are appended here. */
 } tether_parent_options;
 
-/* Fills `o` with the defaults above. */
-TETHER_EXTERN void tether_parent_options_init(tether_parent_options *o);
+/* Fills `o` (struct_size bytes) with the defaults above and sets
+ * o->struct_size. Use the macro. Since 0.2 (0.1 had
+ * tether_parent_options_init as a function). */
+TETHER_EXTERN void tether_parent_options_init_sized(tether_parent_options *o,
+                                                   size_t struct_size);
+#define tether_parent_options_init(o) tether_parent_options_init_sized((o), sizeof *(o))
 
 /* Starts a runner process with `o->runner_argv`, hands it the channel (a
  * socketpair; every descriptor is close-on-exec except the runner's own
@@ -227,16 +273,23 @@ TETHER_EXTERN int tether_parent_free(tether_parent *p);
 /* Facts about the connected runner, from its Hello. Strings are
  * NUL-terminated and owned by `p`. */
 typedef struct tether_runner_info {
+  size_t struct_size;                  /* bytes filled in; Since 0.2 */
   const char *implementation;          /* e.g. "tether-runner" */
-  const char *implementation_version;  /* e.g. "0.1.0" */
+  const char *implementation_version;  /* e.g. "0.2.0" */
   uint32_t version;                    /* agreed protocol version */
   uint32_t capabilities;               /* 1u << Capability bits */
   uint32_t max_sessions;
   uint32_t max_frame;                  /* what the runner accepts */
   int64_t pid;                         /* of a started runner; -1 if attached */
 } tether_runner_info;
-TETHER_EXTERN void tether_parent_runner_info(const tether_parent *p,
-                                             tether_runner_info *out);
+/* Fills `out` (struct_size bytes; use the macro). Returns 0, or
+ * TETHER_EINVAL (NULL, or struct_size below the 0.2 layout: nothing
+ * written). Since 0.2 (0.1 had tether_parent_runner_info returning void). */
+TETHER_EXTERN int tether_parent_runner_info_sized(const tether_parent *p,
+                                                  tether_runner_info *out,
+                                                  size_t struct_size);
+#define tether_parent_runner_info(p, out) \
+  tether_parent_runner_info_sized((p), (out), sizeof *(out))
 
 /* ---- event-loop embedding ---- */
 
@@ -322,6 +375,8 @@ typedef struct tether_permission_profile {
 } tether_permission_profile;
 
 typedef struct tether_spawn_options {
+  /* Set by tether_spawn_options_init (see "ABI" above). Since 0.2. */
+  size_t struct_size;
   /* NULL-terminated; argv[0] is the program (the runner searches its PATH
    * when it has no '/'). Required. */
   const char *const *argv;
@@ -349,10 +404,14 @@ typedef struct tether_spawn_options {
   /* TETHER_IO_MODE_PTY only: the terminal's size, each at most
    * TETHER_PTY_DIM_MAX; 0 means 24 rows, 80 columns. Since 0.1. */
   uint32_t pty_rows, pty_cols;
+  /* New options are appended here. */
 } tether_spawn_options;
 
-/* Fills `o` with the defaults above (argv NULL). */
-TETHER_EXTERN void tether_spawn_options_init(tether_spawn_options *o);
+/* Fills `o` (struct_size bytes) with the defaults above (argv NULL) and
+ * sets o->struct_size. Use the macro. Since 0.2. */
+TETHER_EXTERN void tether_spawn_options_init_sized(tether_spawn_options *o,
+                                                  size_t struct_size);
+#define tether_spawn_options_init(o) tether_spawn_options_init_sized((o), sizeof *(o))
 
 /* Opens a session: assigns it an id, validates and queues the Spawn (argv,
  * env and cwd are copied; the options need not outlive the call). The
@@ -360,7 +419,8 @@ TETHER_EXTERN void tether_spawn_options_init(tether_spawn_options *o);
  * on_spawn_failed. *out is owned by the caller until tether_session_free.
  * Returns 0; TETHER_EINVAL (no argv, bad options); TETHER_ELIMIT_* (a
  * limit of tether/limits.h); TETHER_ELIMIT_SESSIONS (the runner's
- * max_sessions are open); TETHER_ETIMEDOUT (the runner stopped reading);
+ * max_sessions are open); TETHER_EUNSUPPORTED (o is of a newer layout and
+ * sets an option this library does not know); TETHER_ETIMEDOUT (the runner stopped reading);
  * TETHER_ECLOSED; TETHER_ENOMEM. Allowed in callbacks. */
 TETHER_EXTERN int tether_session_spawn(tether_parent *p,
                                        const tether_spawn_options *o,
@@ -434,9 +494,14 @@ TETHER_EXTERN int tether_session_done(const tether_session *s);
  * sessions) until `s` is over or `timeout_ms` passed (< 0: no limit).
  * 0 if it exited; TETHER_ESPAWN if the spawn failed; TETHER_ETIMEDOUT; the
  * error that ended it (TETHER_ECLOSED, TETHER_EPROTOCOL, ...);
- * TETHER_EINCALLBACK. `st` (may be NULL) receives the exit status. */
-TETHER_EXTERN int tether_session_wait(tether_session *s, int timeout_ms,
-                                      tether_exit_status *st);
+ * TETHER_EINCALLBACK. `st` (may be NULL) receives the exit status in its
+ * `struct_size` bytes (the macro passes sizeof(tether_exit_status));
+ * TETHER_EINVAL if that is below the 0.2 layout. Since 0.2 (0.1 had
+ * tether_session_wait as a function). */
+TETHER_EXTERN int tether_session_wait_sized(tether_session *s, int timeout_ms,
+                                            tether_exit_status *st, size_t struct_size);
+#define tether_session_wait(s, timeout_ms, st) \
+  tether_session_wait_sized((s), (timeout_ms), (st), sizeof(tether_exit_status))
 
 /* Releases the handle. Valid at any time, also in callbacks (including the
  * session's own) and after the connection ended. If the command still runs
@@ -446,17 +511,20 @@ TETHER_EXTERN void tether_session_free(tether_session *s);
 
 /* ------------------------------------------------------------ capture */
 
+/* Frozen but for `status`, which is last so it grows with
+ * tether_exit_status (see "ABI" above). */
 typedef struct tether_capture_result {
+  size_t struct_size;         /* bytes filled in by tether_capture; Since 0.2 */
   char *stdout_data;          /* malloc'd, NUL-terminated after stdout_len */
   size_t stdout_len;
   int stdout_truncated;       /* the cap dropped bytes */
   char *stderr_data;
   size_t stderr_len;
   int stderr_truncated;
-  tether_exit_status status;  /* when tether_capture returned 0 */
   /* When it returned TETHER_ESPAWN: the failure; message is malloc'd and
    * NUL-terminated. */
   tether_spawn_failure failure;
+  tether_exit_status status;  /* when tether_capture returned 0 */
 } tether_capture_result;
 
 /* Runs argv to completion and collects its output: the common case in one
@@ -467,12 +535,18 @@ typedef struct tether_capture_result {
  * meanwhile; its own events go to the result, not to callbacks. Returns 0
  * (see result->status), TETHER_ESPAWN (result->failure), or an error; in
  * every case free the result with tether_capture_result_free.
- * TETHER_EINCALLBACK from a callback. */
-TETHER_EXTERN int tether_capture(tether_parent *p, const char *const *argv,
-                                 const tether_spawn_options *o,
-                                 tether_capture_result *result);
+ * TETHER_EINCALLBACK from a callback. The result is written in its
+ * `struct_size` bytes (the macro passes sizeof *result); TETHER_EINVAL,
+ * nothing written, if that is below the 0.2 layout. Since 0.2 (0.1 had
+ * tether_capture as a function). */
+TETHER_EXTERN int tether_capture_sized(tether_parent *p, const char *const *argv,
+                                       const tether_spawn_options *o,
+                                       tether_capture_result *result, size_t struct_size);
+#define tether_capture(p, argv, o, result) \
+  tether_capture_sized((p), (argv), (o), (result), sizeof *(result))
 
-/* Frees what a capture result holds and zeroes it. Accepts NULL. */
+/* Frees what a capture result holds and zeroes it (its struct_size
+ * bytes). Accepts NULL. */
 TETHER_EXTERN void tether_capture_result_free(tether_capture_result *r);
 
 #ifdef __cplusplus

@@ -78,6 +78,7 @@
 #include "tether/error.h"
 #include "tether/export.h"
 #include "tether/limits.h"
+#include "tether/version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -111,6 +112,13 @@ typedef enum tether_runner_child_watch {
 } tether_runner_child_watch;
 
 typedef struct tether_runner_options {
+  /* Set by tether_runner_options_init: the size the caller was compiled
+   * with. Grows like the parent's options (tether/parent.h, "ABI"): the
+   * library reads only fields within struct_size (defaults for the rest),
+   * below the 0.2 layout or 0 is TETHER_EINVAL, and a newer caller's
+   * field this library does not know, if set, is TETHER_EUNSUPPORTED.
+   * Since 0.2. */
+  size_t struct_size;
   /* Concurrent sessions; [1, TETHER_SESSIONS_MAX_CEILING]. A Spawn beyond
    * it gets SpawnFailed{stage LIMITS}. Announced in Hello. */
   uint32_t max_sessions;
@@ -153,11 +161,16 @@ typedef struct tether_runner_options {
    * TETHER_LOG=debug to log each Spawn's permission decision on stderr.
    * Since 0.1. */
   int allow_full_access;
+  /* New options are appended here. */
 } tether_runner_options;
 
-/* Fills `o` with the defaults from tether/limits.h and the constants above,
- * name "tether-runner". Since 0.1. */
-TETHER_EXTERN void tether_runner_options_init(tether_runner_options *o);
+/* Fills `o` (struct_size bytes) with the defaults from tether/limits.h
+ * and the constants above, name "tether-runner", and sets o->struct_size.
+ * Use the macro. Since 0.2 (0.1 had tether_runner_options_init as a
+ * function). */
+TETHER_EXTERN void tether_runner_options_init_sized(tether_runner_options *o,
+                                                   size_t struct_size);
+#define tether_runner_options_init(o) tether_runner_options_init_sized((o), sizeof *(o))
 
 /* Serves one connection over `read_fd` / `write_fd` (the same descriptor for
  * a socket) and returns when it ends. Takes ownership of both descriptors:
@@ -177,7 +190,8 @@ TETHER_EXTERN void tether_runner_options_init(tether_runner_options *o);
 TETHER_EXTERN int tether_runner_serve_fds(const tether_runner_options *o,
                                           int read_fd, int write_fd);
 
-/* "0.1.0": the version announced as Hello.implementation_version. */
+/* The version announced as Hello.implementation_version: the same string
+ * as tether_version_string() (tether/version.h). */
 TETHER_EXTERN const char *tether_runner_version(void);
 
 #ifdef __cplusplus
