@@ -12,7 +12,10 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_int64,
                     c_size_t, c_uint32, c_uint64, c_void_p)
 from typing import Optional
 
-SONAME_MAJOR = 0
+# The soname changes with every 0.x minor release (libtether_parent.so.0.2);
+# this module mirrors that release's header.
+ABI_VERSION = (0, 2)
+SONAME = "libtether_parent.so.%d.%d" % ABI_VERSION
 
 # ------------------------------------------------------------- constants
 
@@ -51,8 +54,13 @@ class SpawnFailure(Structure):
                 ("message_len", c_size_t)]
 
 
+# Every caller-allocated struct starts with size_t struct_size (parent.h,
+# "ABI"); the *_init_sized / *_sized calls below pass ctypes.sizeof of the
+# layout mirrored here, so a library with longer structs (fields appended
+# later) writes and reads only this prefix.
+
 class ExitStatus(Structure):
-    _fields_ = [("exited", c_int), ("signaled", c_int), ("code", c_uint32),
+    _fields_ = [("struct_size", c_size_t), ("exited", c_int), ("signaled", c_int), ("code", c_uint32),
                 ("signal", c_int), ("raw_signal", c_int),
                 ("core_dumped", c_int), ("timed_out", c_int),
                 ("has_usage", c_int), ("user_time_us", c_uint64),
@@ -76,7 +84,8 @@ class Callbacks(Structure):
 
 
 class ParentOptions(Structure):
-    _fields_ = [("runner_argv", POINTER(c_char_p)), ("runner_channel", c_int),
+    _fields_ = [("struct_size", c_size_t),
+                ("runner_argv", POINTER(c_char_p)), ("runner_channel", c_int),
                 ("runner_fds", c_int * 2), ("runner_new_group", c_int),
                 ("callbacks", Callbacks), ("userdata", c_void_p),
                 ("max_frame", c_uint32), ("window", c_uint32),
@@ -86,7 +95,7 @@ class ParentOptions(Structure):
 
 
 class RunnerInfo(Structure):
-    _fields_ = [("implementation", c_char_p),
+    _fields_ = [("struct_size", c_size_t), ("implementation", c_char_p),
                 ("implementation_version", c_char_p), ("version", c_uint32),
                 ("capabilities", c_uint32), ("max_sessions", c_uint32),
                 ("max_frame", c_uint32), ("pid", c_int64)]
@@ -99,7 +108,8 @@ class PermissionProfile(Structure):
 
 
 class SpawnOptions(Structure):
-    _fields_ = [("argv", POINTER(c_char_p)), ("env", POINTER(c_char_p)),
+    _fields_ = [("struct_size", c_size_t),
+                ("argv", POINTER(c_char_p)), ("env", POINTER(c_char_p)),
                 ("clear_env", c_int), ("cwd", c_char_p),
                 ("merge_stderr", c_int), ("stdin_mode", c_int),
                 ("stdout_cap", c_uint64), ("stderr_cap", c_uint64),
@@ -110,16 +120,19 @@ class SpawnOptions(Structure):
 
 
 def parent_options_init(lib: ctypes.CDLL, o: ParentOptions) -> None:
-    lib.tether_parent_options_init(ctypes.byref(o))
+    lib.tether_parent_options_init_sized(ctypes.byref(o), ctypes.sizeof(o))
 
 
 def spawn_options_init(lib: ctypes.CDLL, o: SpawnOptions) -> None:
-    lib.tether_spawn_options_init(ctypes.byref(o))
+    lib.tether_spawn_options_init_sized(ctypes.byref(o), ctypes.sizeof(o))
 
 
 def runner_info(lib: ctypes.CDLL, p: int) -> RunnerInfo:
     info = RunnerInfo()
-    lib.tether_parent_runner_info(c_void_p(p), ctypes.byref(info))
+    rc = lib.tether_parent_runner_info_sized(c_void_p(p), ctypes.byref(info),
+                                             ctypes.sizeof(info))
+    if rc < 0:
+        raise OSError("tether_parent_runner_info_sized failed (%d)" % rc)
     return info
 
 
@@ -128,19 +141,22 @@ def runner_info(lib: ctypes.CDLL, p: int) -> RunnerInfo:
 _PROTOTYPES = {
     "tether_strerror": (c_char_p, [c_int]),
     "tether_err_name": (c_char_p, [c_int]),
-    "tether_parent_options_init": (None, [POINTER(ParentOptions)]),
+    "tether_version": (ctypes.c_uint, []),
+    "tether_version_string": (c_char_p, []),
+    "tether_parent_options_init_sized": (None, [POINTER(ParentOptions), c_size_t]),
     "tether_parent_start": (c_int, [POINTER(ParentOptions), POINTER(c_void_p)]),
     "tether_parent_attach_fds": (c_int, [POINTER(ParentOptions), c_int, c_int,
                                          POINTER(c_void_p)]),
     "tether_parent_connect_unix": (c_int, [POINTER(ParentOptions), c_char_p,
                                            POINTER(c_void_p)]),
     "tether_parent_free": (c_int, [c_void_p]),
-    "tether_parent_runner_info": (None, [c_void_p, POINTER(RunnerInfo)]),
+    "tether_parent_runner_info_sized": (c_int, [c_void_p, POINTER(RunnerInfo),
+                                                c_size_t]),
     "tether_parent_fd": (c_int, [c_void_p]),
     "tether_parent_wants_write": (c_int, [c_void_p]),
     "tether_parent_write_fd": (c_int, [c_void_p]),
     "tether_parent_process": (c_int, [c_void_p]),
-    "tether_spawn_options_init": (None, [POINTER(SpawnOptions)]),
+    "tether_spawn_options_init_sized": (None, [POINTER(SpawnOptions), c_size_t]),
     "tether_session_spawn": (c_int, [c_void_p, POINTER(SpawnOptions),
                                      POINTER(c_void_p)]),
     "tether_session_write": (c_int, [c_void_p, c_char_p, c_size_t]),
@@ -157,7 +173,7 @@ _PROTOTYPES = {
 
 def _candidates() -> list:
     here = os.path.dirname(os.path.abspath(__file__))
-    names = ["libtether_parent.so.%d" % SONAME_MAJOR, "libtether_parent.so"]
+    names = [SONAME, "libtether_parent.so"]
     out = [os.path.join(here, n) for n in names]
     env = os.environ.get("TETHER_LIBRARY")
     if env:
@@ -195,6 +211,10 @@ def load() -> ctypes.CDLL:
                               % (cand, name)) from None
             fn.restype = res
             fn.argtypes = args
+        v = lib.tether_version()
+        if (v >> 16, (v >> 8) & 0xFF) != ABI_VERSION:
+            raise OSError("%s is tether %s; this binding needs %d.%d.x"
+                          % (cand, lib.tether_version_string().decode(), *ABI_VERSION))
         _lib = lib
         return lib
     raise OSError("libtether_parent not found; set TETHER_LIBRARY to its path. "
