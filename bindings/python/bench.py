@@ -3,11 +3,16 @@
 
     bindings/python/bench.py --build build-rel [--quick] [--json FILE]
 
-Runs `tether-bench --only throughput` and `--only latency` from the build
-tree (the C API: tether_parent_process/on_output in C) before and after
-its own measurements of the same things through `import tether`, and
-reports the binding's figures as ratios to the C ones (the mean of the two
-C runs, so a drifting shared machine hits both alike):
+Measures the same things through the C API (tether-bench from the build
+tree: tether_parent_process and on_output in C) and through `import
+tether`, interleaved so a drifting shared machine hits both alike, and
+reports the binding's figures as ratios to the C ones:
+
+  C stream             `tether-bench --only profile --quick`: one 1 GiB
+                       pipe-mode stream in 64 KiB writes, run once per
+                       repetition between the Python runs; median
+  C spawn              `tether-bench --only latency --quick`, before and
+                       after: tether_spawn_exit_true p50, mean of the two
 
   stream_64KiB_run     child writes TOTAL bytes in 64 KiB writes (the
                        bench's --child-writer), Runner.run(stdout=sink):
@@ -41,12 +46,15 @@ def c_bench(bench, group, quick):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def c_figures(bench, quick):
-    tp = c_bench(bench, "throughput", quick)
-    lt = c_bench(bench, "latency", quick)
-    stream = next(r for r in tp if r.get("name") == "tether_pipe_stdout_64KiB")
-    spawn = next(r for r in lt if r.get("name") == "tether_spawn_exit_true")
-    return stream["bytes_per_s"], spawn["p50_us"]
+def c_stream(bench):
+    rows = c_bench(bench, "profile", True)
+    r = next(r for r in rows if r.get("name") == "tether_pipe_stdout_64KiB_profile")
+    return r["bytes_per_s"], r["bytes"]
+
+
+def c_spawn(bench):
+    rows = c_bench(bench, "latency", True)
+    return next(r for r in rows if r.get("name") == "tether_spawn_exit_true")["p50_us"]
 
 
 class Meter:
@@ -119,7 +127,8 @@ def py_spawn_async(r, n):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build", help="a (Release) build tree")
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="3 reps, 300 spawns "
+                    "(default 5 reps, 2000 spawns)")
     ap.add_argument("--json", help="also write the results here (JSON lines)")
     a = ap.parse_args()
     bindir = os.path.join(a.build, "bin")
@@ -132,31 +141,35 @@ def main():
                            if f.startswith("libtether_parent.so."))[-1])
     import tether
 
-    total = (128 if a.quick else 512) << 20
-    reps = 3 if a.quick else 7
+    reps = 3 if a.quick else 5
     spawns = 300 if a.quick else 2000
 
-    c1 = c_figures(bench, a.quick)
+    sp_c1 = c_spawn(bench)
+    c_runs, s_run, s_aio = [], [], []
     with tether.Runner(argv=[runner, "--fd", "3"]) as r:
-        s_run, s_aio = [], []
-        for _ in range(reps):  # interleaved
+        for _ in range(reps):  # interleaved: C, python run(), python asyncio
+            bps, total = c_stream(bench)
+            c_runs.append(bps)
             s_run.append(py_stream_run(r, bench, total))
             s_aio.append(py_stream_async(r, bench, total))
         sp_run = py_spawn(r, spawns)
         sp_aio = py_spawn_async(r, spawns)
-    c2 = c_figures(bench, a.quick)
-    c_stream = (c1[0] + c2[0]) / 2
-    c_spawn = (c1[1] + c2[1]) / 2
+    sp_c2 = c_spawn(bench)
+    c_stream_bps = statistics.median(c_runs)
+    c_spawn_us = (sp_c1 + sp_c2) / 2
 
     rows = [
-        ("stream_64KiB_run", statistics.median(s_run), c_stream, "bytes_per_s"),
-        ("stream_64KiB_async", statistics.median(s_aio), c_stream, "bytes_per_s"),
-        ("spawn_exit_true", sp_run, c_spawn, "p50_us"),
-        ("spawn_exit_true_async", sp_aio, c_spawn, "p50_us"),
+        ("stream_64KiB_run", statistics.median(s_run), c_stream_bps, "bytes_per_s"),
+        ("stream_64KiB_async", statistics.median(s_aio), c_stream_bps, "bytes_per_s"),
+        ("spawn_exit_true", sp_run, c_spawn_us, "p50_us"),
+        ("spawn_exit_true_async", sp_aio, c_spawn_us, "p50_us"),
     ]
-    print("python binding vs C API (tether-bench), %s set; C runs: %.0f and %.0f MB/s, "
-          "%.1f and %.1f us" % ("quick" if a.quick else "full", c1[0] / 1e6, c2[0] / 1e6,
-                                c1[1], c2[1]))
+    print("python binding vs C API (tether-bench), %d reps of %d MiB, %d spawns; "
+          "C streams %s MB/s; C spawn p50 %.1f and %.1f us; python run() %s MB/s, "
+          "asyncio %s MB/s" % (
+              reps, total >> 20, spawns, "/".join("%.0f" % (b / 1e6) for b in c_runs),
+              sp_c1, sp_c2, "/".join("%.0f" % (b / 1e6) for b in s_run),
+              "/".join("%.0f" % (b / 1e6) for b in s_aio)))
     print("  %-24s %12s %12s %8s" % ("name", "python", "C", "ratio"))
     out = []
     for name, py, c, unit in rows:

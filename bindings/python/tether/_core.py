@@ -75,11 +75,17 @@ def _cb_spawn_failed(s: int, f: Any, ud: int) -> None:
     c.finish()
 
 
-@_guard
+_string_at = ctypes.string_at
+
+
 def _cb_output(s: int, stream: int, data: int, n: int, ud: int) -> None:
-    c = _SESSIONS.get(s)
-    if c is not None:
-        c.sinks[stream == _lib.STREAM_STDERR](ctypes.string_at(data, n))
+    # The hot path (one call per Output frame): no wrapper layer.
+    try:
+        c = _SESSIONS.get(s)
+        if c is not None:
+            c.sinks[stream == 2](_string_at(data, n))  # 2: TETHER_STREAM_STDERR
+    except BaseException as e:  # noqa: B902 - never unwind through C
+        _deferred.append(e)
 
 
 @_guard
@@ -342,6 +348,8 @@ class RunnerBase:
         self._reader_fd = -1
         self._writer_fd = -1
         self._stdin_watch: "set[_Core]" = set()
+        self._poller: Any = None
+        self._poll_key: Any = None
         o = _lib.ParentOptions()
         _lib.parent_options_init(self._lib, o)
         o.callbacks = _CALLBACKS
@@ -456,15 +464,15 @@ class RunnerBase:
         p = self._h.p
         if p is None:
             return _lib.ECLOSED
-        rc = self._lib.tether_parent_process(c_void_p(p))
-        self._after_process()
-        _raise_deferred()
+        rc = self._lib.tether_parent_process(p)
+        if self._stdin_watch:
+            for c in list(self._stdin_watch):
+                c.pump_stdin()
+        if self._loop is not None:
+            self._sync_writer()
+        if _deferred:
+            _raise_deferred()
         return rc
-
-    def _after_process(self) -> None:
-        for c in list(self._stdin_watch):
-            c.pump_stdin()
-        self._sync_writer()
 
     def _wait_io(self, timeout: Optional[float]) -> None:
         """Blocks until the channel is ready or `timeout` seconds passed,
@@ -472,22 +480,24 @@ class RunnerBase:
         p = self._h.p
         if p is None:
             raise ValueError("the runner was closed")
-        fd = self._lib.tether_parent_fd(c_void_p(p))
+        lib = self._lib
+        fd = lib.tether_parent_fd(p)
         if fd < 0:
             raise self._closed_error()
-        poller = select.poll()
-        if self._lib.tether_parent_wants_write(c_void_p(p)):
-            wfd = self._lib.tether_parent_write_fd(c_void_p(p))
+        wfd = lib.tether_parent_write_fd(p) if lib.tether_parent_wants_write(p) else -1
+        key = (fd, wfd)
+        if self._poll_key != key:  # (re)register only when the set changes
+            poller = self._poller = select.poll()
+            self._poll_key = key
             if wfd == fd:
                 poller.register(fd, select.POLLIN | select.POLLOUT)
             else:
                 poller.register(fd, select.POLLIN)
-                poller.register(wfd, select.POLLOUT)
-        else:
-            poller.register(fd, select.POLLIN)
+                if wfd >= 0:
+                    poller.register(wfd, select.POLLOUT)
         ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
         try:
-            poller.poll(ms)
+            self._poller.poll(ms)
         except InterruptedError:
             pass
         self._process()
