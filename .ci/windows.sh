@@ -27,7 +27,7 @@ bash cmake/win-deps.sh "$deps" >/dev/null
 echo "== configure and build ($build)"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake \
-      -DTETHER_WIN_DEPS_DIR="$deps"
+      -DTETHER_WIN_DEPS_DIR="$deps" -DTETHER_WERROR=ON
 cmake --build "$build" -j"$(nproc)"
 
 export WINEDEBUG=-all

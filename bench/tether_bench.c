@@ -524,8 +524,8 @@ static tether_parent *parent_start(par_stat *ps) {
   memset(ps, 0, sizeof *ps);
   o.userdata = ps;
   char err[256] = "";
-  o.errbuf = err;
-  o.errbuf_len = sizeof err;
+  o.error_buf = err;
+  o.error_buf_len = sizeof err;
   tether_parent *p = NULL;
   int rc = tether_parent_start(&o, &p);
   if (rc < 0) die("tether_parent_start(%s): %s: %s", G.runner, tether_strerror(rc), err);
@@ -1606,7 +1606,7 @@ static void bench_flood(void) {
   tether_parent_free(p);
 
   const long H = (long)(TETHER_RUNNER_OUTPUT_HIGH_WATER_DEFAULT / KiB), C = 64, cap = 4 * 1024;
-  long F = (long)(ri.max_frame / KiB), Fp = (long)(defaults.max_frame / KiB);
+  long F = (long)(ri.max_frame_size / KiB), Fp = (long)(defaults.max_frame_size / KiB);
   long per_sess = 4, win_in = 0; /* no stdin in the flood */
   long rbound = r0 + (long)n * win_in + H + cap + F + C + (long)n * per_sess;
   long rbound_stdin = rbound + (long)n * (long)(TETHER_WINDOW_DEFAULT / KiB);
@@ -1683,7 +1683,7 @@ static void bench_flood_stdin(int n) {
   for (int i = 0; i < spawned; i++) tether_session_free(sv[i]);
   tether_parent_free(p);
   const long H = (long)(TETHER_RUNNER_OUTPUT_HIGH_WATER_DEFAULT / KiB), C = 64, cap = 4 * 1024;
-  long F = (long)(ri.max_frame / KiB);
+  long F = (long)(ri.max_frame_size / KiB);
   long bound = r0 + (long)n * (long)(TETHER_WINDOW_DEFAULT / KiB) + H + cap + F + C + (long)n * 4;
   int ok = spawned == n && rhwm > 0 && rhwm <= bound;
   table("  stdin: %d sessions, 1 MiB of stdin each to a child that never reads it: runner peak "

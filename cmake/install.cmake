@@ -2,20 +2,23 @@
 # root CMakeLists.txt, once every library target exists):
 #
 #   include/tether/*.h                   the public headers
-#   lib/libtether_parent.so.0.2.0 (+ .so.0.2, .so)
-#   lib/libtether_runner.so.0.2.0 (+ .so.0.2, .so)
+#   lib/libtether_parent.so.0.2.0 (+ .so.0.2, .so), lib/libtether_parent.a
+#   lib/libtether_runner.so.0.2.0 (+ .so.0.2, .so), lib/libtether_runner.a
 #   bin/tether-run, bin/tether-runner
+#   share/man/man1/tether-run.1, tether-runner.1; share/man/man3/tether.3
 #   lib/cmake/tether/                    find_package(tether): tether::parent,
-#                                        tether::runner
-#   lib/pkgconfig/tether-parent.pc, tether-runner.pc
+#                                        tether::runner and their _static twins
+#   lib/pkgconfig/tether-parent.pc, tether-runner.pc (--static for the .a)
 #
-# The shared libraries are the in-tree static libraries linked whole into
-# one .so each (they are compiled PIC, CMAKE_POSITION_INDEPENDENT_CODE). The
-# tree is compiled with hidden visibility, so a .so exports exactly the
-# TETHER_EXTERN functions of the public headers; the codec runtimes are
-# private: protobuf-c as a shared dependency of libtether_parent, nanopb
-# linked in and kept out of libtether_runner's exports. The executables
-# stay statically linked against the libraries (they need no library path).
+# Both forms of a library hold the same objects: those of the in-tree area
+# libraries (transport, codec, sandbox, ...), compiled once, PIC
+# (CMAKE_POSITION_INDEPENDENT_CODE) and with hidden visibility, so a .so
+# exports exactly the TETHER_EXTERN functions of the public headers. The
+# codec runtimes are private dependencies of the .so (protobuf-c shared;
+# nanopb linked in and kept out of libtether_runner's exports) and
+# interface dependencies of the .a (find_package / pkg-config --static
+# bring them). The executables stay statically linked against the in-tree
+# libraries (they need no library path).
 include(CMakePackageConfigHelpers)
 
 set(TETHER_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/tether)
@@ -33,6 +36,13 @@ list(APPEND TETHER_PUBLIC_HEADERS ${PROJECT_BINARY_DIR}/include/tether/version.h
 install(FILES ${TETHER_PUBLIC_HEADERS}
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tether)
 
+# Man pages, written in mdoc by hand (docs/man/; tests/man.cmake lints them).
+install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tether-run.1
+              ${PROJECT_SOURCE_DIR}/docs/man/tether-runner.1
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tether.3
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
+
 foreach(exe tether-run tether-runner)
   if(TARGET ${exe})
     install(TARGETS ${exe} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -45,57 +55,81 @@ if(WIN32)
   return()
 endif()
 
-# tether_add_shared(<name> <output name> <static libs...>): SHARED target
-# <name>, file lib<output name>.so, holding every object of the static
-# libraries given; what they need beyond that (the other static libraries,
-# the codec runtimes) is linked normally after them, as far as needed.
-function(tether_add_shared name output_name)
-  # A target needs a source; this one defines nothing.
-  set(stub ${CMAKE_CURRENT_BINARY_DIR}/${name}_stub.c)
-  file(GENERATE OUTPUT ${stub} CONTENT
-       "/* Generated: ${name} is made of static libraries only. */\ntypedef int tether__${name}_stub;\n")
-  add_library(${name} SHARED ${stub})
-  target_link_libraries(${name} PRIVATE
-    -Wl,--whole-archive ${ARGN} -Wl,--no-whole-archive)
-  set_target_properties(${name} PROPERTIES
-    OUTPUT_NAME ${output_name}
-    VERSION ${PROJECT_VERSION}
-    SOVERSION ${TETHER_SOVERSION}
+# Linker flags that not every linker has are probed, never assumed.
+include(CheckCSourceCompiles)
+function(tether_check_link_flag flag var)
+  set(CMAKE_REQUIRED_LINK_OPTIONS ${flag})
+  check_c_source_compiles("int main(void) { return 0; }" ${var})
+endfunction()
+# Every undefined symbol must come from a listed dependency (catches a
+# missing private link); the sanitizer runtimes resolve at load time.
+tether_check_link_flag(-Wl,--no-undefined TETHER_LD_NO_UNDEFINED)
+# nanopb's static runtime has default visibility: keep pb_* out of
+# libtether_runner.so's exports where the linker can.
+tether_check_link_flag(-Wl,--exclude-libs,ALL TETHER_LD_EXCLUDE_LIBS)
+
+# tether_add_installed(<lib> AREAS <area libraries...> DEPS <runtimes...>):
+# libtether_<lib> twice from the same compiled objects (the area
+# libraries' $<TARGET_OBJECTS>, PIC, hidden visibility): SHARED
+# tether_<lib>_shared (tether::<lib>) and STATIC tether_<lib>_static
+# (tether::<lib>_static). DEPS, the codec runtimes, are private to the
+# shared library and an interface dependency of the static one.
+function(tether_add_installed lib)
+  cmake_parse_arguments(I "" "" "AREAS;DEPS" ${ARGN})
+  set(objs "")
+  foreach(area ${I_AREAS})
+    list(APPEND objs $<TARGET_OBJECTS:${area}>)
+  endforeach()
+  add_library(tether_${lib}_shared SHARED ${objs})
+  add_library(tether_${lib}_static STATIC ${objs})
+  target_link_libraries(tether_${lib}_shared PRIVATE ${I_DEPS})
+  foreach(dep ${I_DEPS})
+    target_link_libraries(tether_${lib}_static INTERFACE $<LINK_ONLY:${dep}>)
+  endforeach()
+  set_target_properties(tether_${lib}_shared PROPERTIES
+    OUTPUT_NAME tether_${lib} EXPORT_NAME ${lib}
+    VERSION ${PROJECT_VERSION} SOVERSION ${TETHER_SOVERSION}
     LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/lib)
-  # Every undefined symbol must come from a listed dependency (catches a
-  # missing private link); the sanitizer runtimes resolve at load time.
-  if(NOT TETHER_SANITIZE AND NOT TETHER_FUZZ)
-    target_link_options(${name} PRIVATE -Wl,--no-undefined)
+  set_target_properties(tether_${lib}_static PROPERTIES
+    OUTPUT_NAME tether_${lib} EXPORT_NAME ${lib}_static
+    ARCHIVE_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/lib)
+  if(TETHER_LD_NO_UNDEFINED AND NOT TETHER_SANITIZE AND NOT TETHER_FUZZ)
+    target_link_options(tether_${lib}_shared PRIVATE -Wl,--no-undefined)
   endif()
-  target_include_directories(${name} INTERFACE
-    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
-    $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>
-    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  if(TETHER_LD_EXCLUDE_LIBS)
+    target_link_options(tether_${lib}_shared PRIVATE -Wl,--exclude-libs,ALL)
+  endif()
+  foreach(t tether_${lib}_shared tether_${lib}_static)
+    target_include_directories(${t} INTERFACE
+      $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+      $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>
+      $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  endforeach()
+  add_library(tether::${lib} ALIAS tether_${lib}_shared)
+  add_library(tether::${lib}_static ALIAS tether_${lib}_static)
 endfunction()
 
 if(TARGET tether_parent)
-  tether_add_shared(tether_parent_shared tether_parent
-                    tether_parent tether_transport)
-  set_target_properties(tether_parent_shared PROPERTIES EXPORT_NAME parent)
-  add_library(tether::parent ALIAS tether_parent_shared)
-  list(APPEND tether_shared_targets tether_parent_shared)
+  tether_add_installed(parent
+    AREAS tether_parent tether_sandbox tether_codec_pbc tether_msg tether_gen_pbc
+          tether_transport
+    DEPS PkgConfig::PROTOBUF_C)
+  list(APPEND tether_installed_targets tether_parent_shared tether_parent_static)
 endif()
 if(TARGET tether_runner)
-  tether_add_shared(tether_runner_shared tether_runner
-                    tether_runner tether_transport)
-  # nanopb's static runtime has default visibility: keep pb_* private.
-  target_link_options(tether_runner_shared PRIVATE
-                      -Wl,--exclude-libs,libprotobuf-nanopb.a)
-  set_target_properties(tether_runner_shared PROPERTIES EXPORT_NAME runner)
-  add_library(tether::runner ALIAS tether_runner_shared)
-  list(APPEND tether_shared_targets tether_runner_shared)
+  tether_add_installed(runner
+    AREAS tether_runner tether_sandbox tether_conpty tether_codec_nanopb tether_msg
+          tether_gen_nanopb tether_transport
+    DEPS nanopb::protobuf-nanopb-static)
+  list(APPEND tether_installed_targets tether_runner_shared tether_runner_static)
 endif()
-if(NOT tether_shared_targets)
+if(NOT tether_installed_targets)
   return()
 endif()
 
-install(TARGETS ${tether_shared_targets} EXPORT tetherTargets
-        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(TARGETS ${tether_installed_targets} EXPORT tetherTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(EXPORT tetherTargets NAMESPACE tether::
         DESTINATION ${TETHER_CMAKE_DIR})
 

@@ -147,7 +147,7 @@ static bool walk_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
 
 static void add_cap(tether_nanopb_decoder *d, uint64_t v) {
   int32_t c = (int32_t)(uint32_t)v; /* an enum is an int32 on the wire */
-  if (c >= 0 && c <= TETHER_CAP_MAX) d->caps |= TETHER_CAP_BIT((uint32_t)c);
+  if (c >= 0 && c <= TETHER__CAP_MAX) d->caps |= TETHER_CAP_BIT((uint32_t)c);
 }
 
 /* Collects Hello.capabilities (field 6) from the Hello's bytes: a varint,
@@ -489,11 +489,11 @@ static bool enc_caps(pb_ostream_t *s, const pb_field_t *field, void *const *arg)
   uint32_t caps = *(const uint32_t *)*arg;
   if (!caps) return true;
   uint64_t n = 0;
-  for (uint32_t c = 0; c <= TETHER_CAP_MAX; c++)
+  for (uint32_t c = 0; c <= TETHER__CAP_MAX; c++)
     if (caps & TETHER_CAP_BIT(c)) n++; /* every value < 128: one byte each */
   if (!pb_encode_tag(s, PB_WT_STRING, field->tag) || !pb_encode_varint(s, n))
     return false;
-  for (uint32_t c = 0; c <= TETHER_CAP_MAX; c++)
+  for (uint32_t c = 0; c <= TETHER__CAP_MAX; c++)
     if ((caps & TETHER_CAP_BIT(c)) && !pb_encode_varint(s, c)) return false;
   return true;
 }

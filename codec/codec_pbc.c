@@ -183,7 +183,7 @@ static int from_pbc(tether_pbc_decoder *d, const Tether__V1__Frame *f, tether_ms
     o->implementation_version = text_view(h->implementation_version);
     for (size_t i = 0; i < h->n_capabilities; i++) {
       int32_t c = (int32_t)h->capabilities[i];
-      if (c >= 0 && c <= TETHER_CAP_MAX) o->capabilities |= TETHER_CAP_BIT((uint32_t)c);
+      if (c >= 0 && c <= TETHER__CAP_MAX) o->capabilities |= TETHER_CAP_BIT((uint32_t)c);
     }
     o->max_frame_size = h->max_frame_size;
     o->max_sessions = h->max_sessions;
@@ -370,7 +370,7 @@ typedef struct pbc_frame {
   Tether__V1__OutputCap stdout_cap, stderr_cap;
   Tether__V1__PermissionProfile profile;
   Tether__V1__ResourceUsage usage;
-  Tether__V1__Capability caps[TETHER_CAP_MAX + 1];
+  Tether__V1__Capability caps[TETHER__CAP_MAX + 1];
   ProtobufCBinaryData *bins; /* argv, env, roots, subpaths: one allocation */
   /* NUL-terminated copies of the text fields (validated lengths). */
   char text1[TETHER_MESSAGE_MAX_BYTES + 1];
@@ -416,7 +416,7 @@ static int to_pbc(const tether_msg *m, pbc_frame *p) {
     o->role = (Tether__V1__Role)h->role;
     o->implementation = text_copy(p->text2, h->implementation);
     o->implementation_version = text_copy(p->text1, h->implementation_version);
-    for (uint32_t c = 0; c <= TETHER_CAP_MAX; c++)
+    for (uint32_t c = 0; c <= TETHER__CAP_MAX; c++)
       if (h->capabilities & TETHER_CAP_BIT(c))
         p->caps[o->n_capabilities++] = (Tether__V1__Capability)c;
     o->capabilities = o->n_capabilities ? p->caps : NULL;

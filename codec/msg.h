@@ -51,23 +51,12 @@ typedef enum tether_msg_type {
 
 enum { TETHER_ROLE_UNSPECIFIED = 0, TETHER_ROLE_PARENT = 1, TETHER_ROLE_RUNNER = 2 };
 
-/* Capability bit = 1u << Capability enum value. */
-enum {
-  TETHER_CAP_PIPES = 1,
-  TETHER_CAP_PTY = 2,
-  TETHER_CAP_CONPTY = 3,
-  TETHER_CAP_SIGNALS = 4,
-  TETHER_CAP_FLOW_CONTROL = 5,
-  TETHER_CAP_PERMISSION_PROFILES = 6,
-  TETHER_CAP_RESOURCE_USAGE = 7,
-  TETHER_CAP_PROCESS_GROUPS = 8
-};
-#define TETHER_CAP_BIT(c) (1u << (c))
-#define TETHER_CAP_MAX 31 /* capabilities above this are ignored on decode */
+/* TETHER_CAP_* and TETHER_CAP_BIT are public: tether/wire.h. */
+#define TETHER__CAP_MAX 31 /* capabilities above this are ignored on decode */
 
 enum { TETHER_ENV_OVERLAY = 1, TETHER_ENV_CLEAR = 2 };
-enum { TETHER_IO_PIPES = 1, TETHER_IO_PTY = 2 };
-enum { TETHER_STDIN_PIPE = 1, TETHER_STDIN_NULL = 2 };
+enum { TETHER__IO_PIPES = 1, TETHER__IO_PTY = 2 };
+enum { TETHER__STDIN_PIPE = 1, TETHER__STDIN_NULL = 2 };
 /* TETHER_FS_* and TETHER_NET_* (profile modes) are in tether/wire.h. */
 
 /* Wire ErrorCode values. */

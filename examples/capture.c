@@ -102,8 +102,8 @@ int main(int argc, char **argv) {
   const char *runner_argv[] = { runner, "--fd", "3", NULL };
   if (runner != NULL && runner[0] != '\0') o.runner_argv = runner_argv;
   char err[256] = "";
-  o.errbuf = err;
-  o.errbuf_len = sizeof err;
+  o.error_buf = err;
+  o.error_buf_len = sizeof err;
 
   tether_parent *p;
   int rc = tether_parent_start(&o, &p);

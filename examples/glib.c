@@ -219,8 +219,8 @@ int main(int argc, char **argv) {
   o.callbacks.on_exit = on_exit_status;
   o.callbacks.on_error = on_error;
   char err[256] = "";
-  o.errbuf = err;
-  o.errbuf_len = sizeof err;
+  o.error_buf = err;
+  o.error_buf_len = sizeof err;
 
   /* The handshake blocks (briefly) before the loop runs. */
   int rc = tether_parent_start(&o, &a.p);

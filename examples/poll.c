@@ -198,8 +198,8 @@ int main(int argc, char **argv) {
   o.callbacks.on_exit = on_exit_status;
   o.callbacks.on_error = on_error;
   char err[256] = "";
-  o.errbuf = err;
-  o.errbuf_len = sizeof err;
+  o.error_buf = err;
+  o.error_buf_len = sizeof err;
 
   /* Starting blocks until the handshake is done (handshake_timeout_ms). */
   tether_parent *p;

@@ -26,7 +26,7 @@ command -v ninja >/dev/null 2>&1 && gen="-G Ninja"
 
 echo "fuzz/ci.sh: building in $build"
 # shellcheck disable=SC2086
-CC=${CC:-clang} cmake -S "$src" -B "$build" $gen -DTETHER_FUZZ=ON -DTETHER_TESTS=OFF \
+CC=${CC:-clang} cmake -S "$src" -B "$build" $gen -DTETHER_FUZZ=ON -DTETHER_BUILD_TESTS=OFF -DTETHER_WERROR=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$work/configure.log" 2>&1 ||
   { cat "$work/configure.log"; exit 1; }
 fuzzers=$(cat "$build/fuzz/fuzzers.txt")

@@ -208,7 +208,7 @@ static void parent_frame(const uint8_t *pl, size_t len) {
       FUZZ_CHECK(r != NULL && !r->p_spawn_seen, "Spawn for session %u: %s", m.session,
                  r ? "a second one" : "no tether_session_spawn returned that id");
       FUZZ_CHECK(m.u.spawn.argv.count == 2 && m.u.spawn.stdin_mode ==
-                     (r->stdin_null ? TETHER_STDIN_NULL : TETHER_STDIN_PIPE) &&
+                     (r->stdin_null ? TETHER__STDIN_NULL : TETHER__STDIN_PIPE) &&
                      m.u.spawn.merge_stderr == (bool)r->merge,
                  "Spawn for session %u does not say what was asked", r->id);
       r->p_spawn_seen = 1;
@@ -554,9 +554,9 @@ static void api_spawn(uint8_t flags) {
   r->state = ST_PENDING;
   r->merge = o.merge_stderr;
   r->stdin_null = (flags & 2) != 0;
-  r->has_cap[0] = o.stdout_cap != TETHER_CAP_NONE;
+  r->has_cap[0] = o.stdout_cap != TETHER_OUTPUT_UNCAPPED;
   r->cap[0] = o.stdout_cap;
-  r->has_cap[1] = o.stderr_cap != TETHER_CAP_NONE;
+  r->has_cap[1] = o.stderr_cap != TETHER_OUTPUT_UNCAPPED;
   r->cap[1] = o.stderr_cap;
   FUZZ_CHECK(tether_session_userdata(s) == r && tether_session_parent(s) == H.p,
              "accessors");
@@ -921,8 +921,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   o.callbacks = (tether_parent_callbacks){on_spawned, on_spawn_failed, on_output, on_exit_cb,
                                           on_status, on_error};
   char errbuf[256];
-  o.errbuf = errbuf;
-  o.errbuf_len = sizeof errbuf;
+  o.error_buf = errbuf;
+  o.error_buf_len = sizeof errbuf;
   int rc = tether__parent_attach_transport(&o, pt, &H.p);
   int mode = h0 & 15;
   if (mode < 12 && !H.rt_closed)

@@ -207,7 +207,7 @@ int tether__session_start(tether__runner *r, tether__session *s, const tether_ms
   memset(f, 0, sizeof *f);
   f->s = s;
   f->id = s->id;
-  f->pty = req->io_mode == TETHER_IO_PTY;
+  f->pty = req->io_mode == TETHER__IO_PTY;
   f->ignore_term = (outcome & FR_OUT_IGNORE_TERM) != 0;
   f->grandchild = (outcome & FR_OUT_GRANDCHILD) != 0;
   f->alive = 1;
@@ -227,7 +227,7 @@ int tether__session_start(tether__runner *r, tether__session *s, const tether_ms
     s->out[1].capped = req->has_stderr_cap;
     s->out[1].cap = req->stderr_cap;
   }
-  if (req->stdin_mode != TETHER_STDIN_NULL) s->stdin_fd = 102;
+  if (req->stdin_mode != TETHER__STDIN_NULL) s->stdin_fd = 102;
   s->stdin_pipe_mode = s->stdin_fd >= 0;
   for (int i = 0; i < 2; i++) f->present[i] = f->open[i] = s->out[i].fd >= 0;
   so->pid = s->proc.pid;
@@ -634,7 +634,7 @@ static int push_spawn(uint32_t id, const tether_msg_spawn *sp) {
   spawn_cfg c;
   memset(&c, 0, sizeof c);
   if (sp) {
-    c.pty = sp->io_mode == TETHER_IO_PTY;
+    c.pty = sp->io_mode == TETHER__IO_PTY;
     c.merge = sp->merge_stderr;
     c.capped[0] = sp->has_stdout_cap;
     c.cap[0] = sp->stdout_cap;
@@ -753,8 +753,8 @@ static void send_spawn(void) {
   m.u.spawn.argv = (tether_bytes_list){argv, 1 + (flags & 1)};
   m.u.spawn.env_mode = (flags & 2) ? TETHER_ENV_CLEAR : TETHER_ENV_OVERLAY;
   if (flags & 4) m.u.spawn.env = (tether_bytes_list){env1, 1};
-  m.u.spawn.io_mode = (outcome & FR_OUT_PTY) ? TETHER_IO_PTY : TETHER_IO_PIPES;
-  m.u.spawn.stdin_mode = (flags & 8) ? TETHER_STDIN_NULL : TETHER_STDIN_PIPE;
+  m.u.spawn.io_mode = (outcome & FR_OUT_PTY) ? TETHER__IO_PTY : TETHER__IO_PIPES;
+  m.u.spawn.stdin_mode = (flags & 8) ? TETHER__STDIN_NULL : TETHER__STDIN_PIPE;
   m.u.spawn.merge_stderr = (flags & 16) != 0;
   if (flags & 32) {
     m.u.spawn.has_stdout_cap = true;
@@ -765,7 +765,7 @@ static void send_spawn(void) {
     m.u.spawn.stderr_cap = (uint64_t)u8() * 16;
   }
   if (flags & 128) m.u.spawn.timeout_ms = 1 + u8() * 100u;
-  if (m.u.spawn.io_mode == TETHER_IO_PTY) {
+  if (m.u.spawn.io_mode == TETHER__IO_PTY) {
     m.u.spawn.pty_rows = outcome >> 4;
     m.u.spawn.pty_cols = 80;
   }

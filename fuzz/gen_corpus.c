@@ -162,9 +162,9 @@ static tether_msg full(tether_msg_type t) {
     s->env_mode = TETHER_ENV_CLEAR;
     s->env = (tether_bytes_list){env2, 2};
     s->cwd = TXT("/tmp");
-    s->io_mode = TETHER_IO_PTY;
+    s->io_mode = TETHER__IO_PTY;
     s->pty_rows = 50, s->pty_cols = 132;
-    s->stdin_mode = TETHER_STDIN_PIPE;
+    s->stdin_mode = TETHER__STDIN_PIPE;
     s->merge_stderr = true;
     s->has_stdout_cap = true, s->stdout_cap = 1 << 20;
     s->has_stderr_cap = true, s->stderr_cap = 0;

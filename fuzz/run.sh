@@ -38,7 +38,7 @@ gen=
 command -v ninja >/dev/null 2>&1 && gen="-G Ninja"
 
 # shellcheck disable=SC2086
-CC=${CC:-clang} cmake -S "$src" -B "$build" $gen -DTETHER_FUZZ=ON -DTETHER_TESTS=OFF \
+CC=${CC:-clang} cmake -S "$src" -B "$build" $gen -DTETHER_FUZZ=ON -DTETHER_BUILD_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$home/configure.log" 2>&1 ||
   { cat "$home/configure.log"; exit 1; }
 all=$(cat "$build/fuzz/fuzzers.txt")

@@ -111,8 +111,8 @@ int tether_capture_sized(tether_parent *p, const char *const *argv,
   so.argv = argv;
   so.userdata = NULL;
   /* The runner drops what is past the cap, so memory stays bounded. */
-  if (so.stdout_cap == TETHER_CAP_NONE) so.stdout_cap = TETHER_CAPTURE_MAX_DEFAULT;
-  if (so.stderr_cap == TETHER_CAP_NONE) so.stderr_cap = TETHER_CAPTURE_MAX_DEFAULT;
+  if (so.stdout_cap == TETHER_OUTPUT_UNCAPPED) so.stdout_cap = TETHER_CAPTURE_MAX_DEFAULT;
+  if (so.stderr_cap == TETHER_OUTPUT_UNCAPPED) so.stderr_cap = TETHER_CAPTURE_MAX_DEFAULT;
   if (so.stdout_cap > SIZE_MAX - 1 || so.stderr_cap > SIZE_MAX - 1) return TETHER_EINVAL;
 
   memset(&c, 0, sizeof c);

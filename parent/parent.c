@@ -22,9 +22,9 @@ static void parent_defaults(tether_parent_options *o) {
   o->runner_fds[0] = 3;
   o->runner_fds[1] = 3;
   o->runner_new_group = 1;
-  o->max_frame = TETHER_FRAME_MAX_DEFAULT;
+  o->max_frame_size = TETHER_FRAME_MAX_DEFAULT;
   o->window = TETHER_WINDOW_DEFAULT;
-  o->handshake_timeout_ms = (int)TETHER_HANDSHAKE_TIMEOUT_MS;
+  o->handshake_timeout_ms = TETHER_HANDSHAKE_TIMEOUT_MS;
   o->write_timeout_ms = TETHER_PARENT_WRITE_TIMEOUT_MS;
   o->shutdown_timeout_ms = TETHER_PARENT_SHUTDOWN_TIMEOUT_MS;
   o->stdin_queue_max = TETHER_PARENT_STDIN_QUEUE_DEFAULT;
@@ -37,7 +37,7 @@ void tether_parent_options_init_sized(tether_parent_options *o, size_t struct_si
 }
 
 static void put_err(const tether_parent_options *o, const char *msg) {
-  if (o && o->errbuf && o->errbuf_len > 0) snprintf(o->errbuf, o->errbuf_len, "%s", msg);
+  if (o && o->error_buf && o->error_buf_len > 0) snprintf(o->error_buf, o->error_buf_len, "%s", msg);
 }
 
 /* Reads the caller's options `in` into `o` (the library's layout), then
@@ -52,16 +52,16 @@ static int check_options(const tether_parent_options *in, tether_parent_options 
   else if (rc < 0) {
     snprintf(err, errlen, "parent options set fields this (older) library does not know");
     return rc;
-  } else if (o->max_frame < TETHER_FRAME_MAX_MINIMUM || o->max_frame > TETHER_FRAME_MAX_CEILING)
-    why = "max_frame is outside [TETHER_FRAME_MAX_MINIMUM, TETHER_FRAME_MAX_CEILING]";
+  } else if (o->max_frame_size < TETHER_FRAME_MAX_MINIMUM || o->max_frame_size > TETHER_FRAME_MAX_CEILING)
+    why = "max_frame_size is outside [TETHER_FRAME_MAX_MINIMUM, TETHER_FRAME_MAX_CEILING]";
   else if (o->window < 1 || o->window > TETHER_WINDOW_MAX)
     why = "window is outside [1, TETHER_WINDOW_MAX]";
-  else if (o->handshake_timeout_ms <= 0)
-    why = "handshake_timeout_ms must be > 0";
-  else if (o->write_timeout_ms <= 0)
-    why = "write_timeout_ms must be > 0";
-  else if (o->shutdown_timeout_ms < 0)
-    why = "shutdown_timeout_ms must be >= 0";
+  else if (o->handshake_timeout_ms == 0 || o->handshake_timeout_ms > INT32_MAX)
+    why = "handshake_timeout_ms is outside [1, INT32_MAX]";
+  else if (o->write_timeout_ms == 0 || o->write_timeout_ms > INT32_MAX)
+    why = "write_timeout_ms is outside [1, INT32_MAX]";
+  else if (o->shutdown_timeout_ms > INT32_MAX)
+    why = "shutdown_timeout_ms is above INT32_MAX";
   else if (o->stdin_queue_max == 0)
     why = "stdin_queue_max must be > 0";
   if (!why) return 0;
@@ -214,7 +214,7 @@ int tether__parent_handshake(tether_parent *p, char *err, size_t errlen) {
   int64_t deadline = tether__parent_now_ms() + p->o.handshake_timeout_ms;
 
   tether_hello_init(&ours, TETHER_ROLE_PARENT, PARENT_IMPLEMENTATION, PARENT_CAPS,
-                    p->o.max_frame, TETHER_SESSIONS_MAX_DEFAULT);
+                    p->o.max_frame_size, TETHER_SESSIONS_MAX_DEFAULT);
   ours.u.hello.initial_window = p->o.window;
   ours.u.hello.max_window = p->o.window;
   rc = send_raw(p, &ours, 0, 0);
@@ -225,8 +225,8 @@ int tether__parent_handshake(tether_parent *p, char *err, size_t errlen) {
   for (;;) {
     int64_t left = deadline - tether__parent_now_ms();
     if (left <= 0) {
-      snprintf(err, errlen, "no Hello from the runner within %d ms",
-               p->o.handshake_timeout_ms);
+      snprintf(err, errlen, "no Hello from the runner within %u ms",
+               (unsigned)p->o.handshake_timeout_ms);
       send_fatal(p, TETHER_WIRE_TIMEOUT, err);
       return TETHER_ETIMEDOUT;
     }
@@ -303,7 +303,7 @@ int tether__parent_handshake(tether_parent *p, char *err, size_t errlen) {
     tether__escape(p->impl_version, sizeof p->impl_version,
                           m.u.hello.implementation_version.data,
                           m.u.hello.implementation_version.len, TETHER__ESC_KEEP_UTF8 | TETHER__ESC_KEEP_QUOTES);
-    tether_channel_set_limits(p->ch, p->o.max_frame, p->max_frame_out);
+    tether_channel_set_limits(p->ch, p->o.max_frame_size, p->max_frame_out);
     return 0;
   }
 }
@@ -326,8 +326,8 @@ int tether__parent_open(const tether_parent_options *o, tether_transport *t,
   }
   p->o = *o;
   p->o.runner_argv = NULL;
-  p->o.errbuf = NULL;
-  p->o.errbuf_len = 0;
+  p->o.error_buf = NULL;
+  p->o.error_buf_len = 0;
   p->runner_pid = runner_pid;
   p->runner_os = runner_os;
   p->next_id = 1;
@@ -335,7 +335,7 @@ int tether__parent_open(const tether_parent_options *o, tether_transport *t,
 
   tether_channel_options co;
   tether_channel_options_init(&co);
-  co.max_frame_in = o->max_frame;
+  co.max_frame_in = o->max_frame_size;
   co.max_frame_out = TETHER_FRAME_MAX_MINIMUM;
   rc = tether_channel_new(t, &co, &p->ch); /* takes t */
   if (rc < 0) {
@@ -526,7 +526,7 @@ int tether_parent_runner_info_sized(const tether_parent *p, tether_runner_info *
   info.version = p->version;
   info.capabilities = p->peer_caps;
   info.max_sessions = p->peer_max_sessions;
-  info.max_frame = p->max_frame_out;
+  info.max_frame_size = p->max_frame_out;
   info.pid = p->runner_pid;
   return tether__sized_write(out, struct_size, &info, sizeof info,
                              TETHER__RUNNER_INFO_SIZE_0_2);

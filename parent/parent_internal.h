@@ -20,7 +20,7 @@
 /* The first published (0.2) layouts of the growable public structs: a
  * caller's struct_size below these is TETHER_EINVAL. Fixed for good: new
  * fields are appended after them. */
-#define TETHER__PARENT_OPTIONS_SIZE_0_2 TETHER__SIZE_THROUGH(tether_parent_options, errbuf_len)
+#define TETHER__PARENT_OPTIONS_SIZE_0_2 TETHER__SIZE_THROUGH(tether_parent_options, error_buf_len)
 #define TETHER__SPAWN_OPTIONS_SIZE_0_2 TETHER__SIZE_THROUGH(tether_spawn_options, pty_cols)
 #define TETHER__EXIT_STATUS_SIZE_0_2 TETHER__SIZE_THROUGH(tether_exit_status, stderr_dropped)
 #define TETHER__RUNNER_INFO_SIZE_0_2 TETHER__SIZE_THROUGH(tether_runner_info, pid)
@@ -82,7 +82,7 @@ struct tether_session {
 };
 
 struct tether_parent {
-  tether_parent_options o;    /* copy; runner_argv and errbuf cleared */
+  tether_parent_options o;    /* copy; runner_argv and error_buf cleared */
   tether_channel *ch;
   tether_pbc_decoder *dec;
   int64_t runner_pid;         /* -1: none (attached) */

@@ -217,8 +217,8 @@ int tether__parent_spawn_runner(const tether_parent_options *o, tether_transport
         break;
       }
       if (left <= 0) {
-        snprintf(err, errlen, "the runner \"%s\" did not connect within %d ms", argv[0],
-                 o->handshake_timeout_ms);
+        snprintf(err, errlen, "the runner \"%s\" did not connect within %u ms", argv[0],
+                 (unsigned)o->handshake_timeout_ms);
         break;
       }
     }

@@ -56,12 +56,12 @@ int tether__run_spawn_failed_status(const tether_spawn_failure *f) {
 
 tether_parent *tether__run_start(tether_parent_options *po, int verbose) {
   char errbuf[1024] = "";
-  po->errbuf = errbuf;
-  po->errbuf_len = sizeof errbuf;
+  po->error_buf = errbuf;
+  po->error_buf_len = sizeof errbuf;
   tether_parent *p = NULL;
   int rc = tether_parent_start(po, &p);
-  po->errbuf = NULL;
-  po->errbuf_len = 0;
+  po->error_buf = NULL;
+  po->error_buf_len = 0;
   if (rc < 0) {
     fprintf(stderr, "tether-run: cannot start the runner: %s\n",
             errbuf[0] ? errbuf : tether_strerror(rc));

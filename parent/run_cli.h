@@ -32,7 +32,7 @@ int tether__run_cli_parse(int argc, char **argv, const char *usage, int with_pty
 int tether__run_spawn_failed_status(const tether_spawn_failure *f);
 
 /* Starts the runner `po` names (callbacks and userdata set by the caller;
- * errbuf is set here). Returns NULL after printing why it could not start;
+ * error_buf is set here). Returns NULL after printing why it could not start;
  * with `verbose`, prints which runner answered. */
 tether_parent *tether__run_start(tether_parent_options *po, int verbose);
 

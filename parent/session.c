@@ -11,8 +11,8 @@ static void spawn_defaults(tether_spawn_options *o) {
   memset(o, 0, sizeof *o);
   o->struct_size = sizeof *o;
   o->stdin_mode = TETHER_STDIN_MODE_PIPE;
-  o->stdout_cap = TETHER_CAP_NONE;
-  o->stderr_cap = TETHER_CAP_NONE;
+  o->stdout_cap = TETHER_OUTPUT_UNCAPPED;
+  o->stderr_cap = TETHER_OUTPUT_UNCAPPED;
 }
 
 void tether_spawn_options_init_sized(tether_spawn_options *o, size_t struct_size) {
@@ -98,9 +98,9 @@ int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
   /* A pty session has one stream: merge_stderr and stderr_cap do not apply. */
   s->merge_stderr = !s->pty && o->merge_stderr != 0;
   s->stdin_null = o->stdin_mode == TETHER_STDIN_MODE_NULL;
-  s->has_cap[0] = o->stdout_cap != TETHER_CAP_NONE;
+  s->has_cap[0] = o->stdout_cap != TETHER_OUTPUT_UNCAPPED;
   s->cap[0] = o->stdout_cap;
-  s->has_cap[1] = !s->pty && o->stderr_cap != TETHER_CAP_NONE;
+  s->has_cap[1] = !s->pty && o->stderr_cap != TETHER_OUTPUT_UNCAPPED;
   s->cap[1] = s->has_cap[1] ? o->stderr_cap : 0;
   s->in_credit = p->flow ? p->window : UINT64_MAX;
   s->userdata = o->userdata;
@@ -115,12 +115,12 @@ int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
   sp->env = (tether_bytes_list){ items + argc, envc };
   sp->env_mode = o->clear_env ? TETHER_ENV_CLEAR : TETHER_ENV_OVERLAY;
   if (o->cwd) sp->cwd = (tether_bytes){ (const uint8_t *)o->cwd, strlen(o->cwd) };
-  sp->io_mode = s->pty ? TETHER_IO_PTY : TETHER_IO_PIPES;
+  sp->io_mode = s->pty ? TETHER__IO_PTY : TETHER__IO_PIPES;
   if (s->pty) {
     sp->pty_rows = o->pty_rows;
     sp->pty_cols = o->pty_cols;
   }
-  sp->stdin_mode = s->stdin_null ? TETHER_STDIN_NULL : TETHER_STDIN_PIPE;
+  sp->stdin_mode = s->stdin_null ? TETHER__STDIN_NULL : TETHER__STDIN_PIPE;
   sp->merge_stderr = s->merge_stderr;
   sp->has_stdout_cap = s->has_cap[0];
   sp->stdout_cap = s->cap[0];

@@ -49,7 +49,7 @@ int tether__session_start(tether__runner *r, tether__session *s,
     s->out[0].cap = req->stdout_cap;
     s->out[1].fd = -1;
     s->out[1].wire = TETHER_STREAM_STDERR;
-    if (req->stdin_mode != TETHER_STDIN_NULL) s->stdin_fd = tether__pty_input_handle(s->pty);
+    if (req->stdin_mode != TETHER__STDIN_NULL) s->stdin_fd = tether__pty_input_handle(s->pty);
     s->stdin_pipe_mode = s->stdin_fd >= 0;
     return 0;
   }

@@ -202,14 +202,14 @@ static int plan_build(plan *p, const tether_msg_spawn *req, tether__spawn_out *o
   if (req->argv.items[0].len == 0)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
                 "argv[0] is empty%s%s", "");
-  if (req->io_mode != 0 && req->io_mode != TETHER_IO_PIPES && req->io_mode != TETHER_IO_PTY)
+  if (req->io_mode != 0 && req->io_mode != TETHER__IO_PIPES && req->io_mode != TETHER__IO_PTY)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
                 "unknown io_mode%s%s", "");
-  if (req->io_mode == TETHER_IO_PTY &&
+  if (req->io_mode == TETHER__IO_PTY &&
       (req->pty_rows > TETHER__PTY_MAX_DIM || req->pty_cols > TETHER__PTY_MAX_DIM))
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
                 "pty_rows/pty_cols above 32767%s%s", "");
-  if (req->stdin_mode > TETHER_STDIN_NULL)
+  if (req->stdin_mode > TETHER__STDIN_NULL)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
                 "unknown stdin_mode%s%s", "");
   if (req->env_mode > TETHER_ENV_CLEAR)
@@ -395,7 +395,7 @@ int tether__spawn_posix(const tether_msg_spawn *req, const tether__sandbox_polic
   int rc = -1;
 
   tether__pty *pty = NULL;
-  bool use_pty = req->io_mode == TETHER_IO_PTY;
+  bool use_pty = req->io_mode == TETHER__IO_PTY;
 
   if (plan_build(&p, req, out) < 0) goto done;
   tether__sandbox_failure sbf;
@@ -427,7 +427,7 @@ int tether__spawn_posix(const tether_msg_spawn *req, const tether__sandbox_polic
     fail(out, TETHER_STAGE_SETUP, tether__spawn_error_from_errno(e), e, "pipe%s: %s", "");
     goto done;
   }
-  if (req->stdin_mode == TETHER_STDIN_NULL) {
+  if (req->stdin_mode == TETHER__STDIN_NULL) {
     inp[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (inp[0] < 0) {
       int e = errno;
@@ -510,7 +510,7 @@ int tether__spawn_posix(const tether_msg_spawn *req, const tether__sandbox_polic
   outp[0] = -1;
   out->stderr_fd = errpipe[0];
   errpipe[0] = -1;
-  if (req->stdin_mode != TETHER_STDIN_NULL) {
+  if (req->stdin_mode != TETHER__STDIN_NULL) {
     out->stdin_fd = inp[1];
     inp[1] = -1;
   }

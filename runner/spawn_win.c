@@ -334,13 +334,13 @@ static int plan_build(plan *p, const tether_msg_spawn *req, tether__spawn_out *o
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0, "argv is empty%s", "");
   if (req->argv.items[0].len == 0)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0, "argv[0] is empty%s", "");
-  if (req->io_mode != 0 && req->io_mode != TETHER_IO_PIPES && req->io_mode != TETHER_IO_PTY)
+  if (req->io_mode != 0 && req->io_mode != TETHER__IO_PIPES && req->io_mode != TETHER__IO_PTY)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0, "unknown io_mode%s", "");
-  if (req->io_mode == TETHER_IO_PTY &&
+  if (req->io_mode == TETHER__IO_PTY &&
       (req->pty_rows > TETHER__PTY_MAX_DIM || req->pty_cols > TETHER__PTY_MAX_DIM))
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0,
                 "pty_rows/pty_cols above 32767%s", "");
-  if (req->stdin_mode > TETHER_STDIN_NULL)
+  if (req->stdin_mode > TETHER__STDIN_NULL)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0, "unknown stdin_mode%s", "");
   if (req->env_mode > TETHER_ENV_CLEAR)
     return fail(out, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0, "unknown env_mode%s", "");
@@ -468,7 +468,7 @@ int tether__spawn_win(const tether_msg_spawn *req, const tether__sandbox_policy 
   HANDLE job = NULL, nul = NULL;
   LPPROC_THREAD_ATTRIBUTE_LIST attrs = NULL;
   tether__pty *pty = NULL;
-  bool use_pty = req->io_mode == TETHER_IO_PTY;
+  bool use_pty = req->io_mode == TETHER__IO_PTY;
   PROCESS_INFORMATION pi;
   memset(&pi, 0, sizeof pi);
   int rc = -1;
@@ -551,7 +551,7 @@ int tether__spawn_win(const tether_msg_spawn *req, const tether__sandbox_policy 
       fail_win(out, TETHER_STAGE_SETUP, err, "stderr pipe%s", "");
       goto done;
     }
-    if (req->stdin_mode == TETHER_STDIN_NULL) {
+    if (req->stdin_mode == TETHER__STDIN_NULL) {
       nul = CreateFileW(L"NUL", GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
                         OPEN_EXISTING, 0, NULL);
       if (nul == INVALID_HANDLE_VALUE) {

@@ -128,13 +128,13 @@ static void fopts(tether_parent_options *o, fgroup *g) {
 
 static tether_parent *fstart_with(tether_parent_options *o) {
   char err[512] = "";
-  o->errbuf = err;
-  o->errbuf_len = sizeof err;
+  o->error_buf = err;
+  o->error_buf_len = sizeof err;
   tether_parent *p = NULL;
   int rc = tether_parent_start(o, &p);
   if (rc != 0) FAIL("tether_parent_start: %s: %s", tether_err_name(rc), err);
-  o->errbuf = NULL;
-  o->errbuf_len = 0;
+  o->error_buf = NULL;
+  o->error_buf_len = 0;
   return p;
 }
 

@@ -66,8 +66,8 @@ static tether_parent *start_old(rec *r) {
   o.v.runner_argv = runner_argv;
   o.v.callbacks.on_exit = cb_exit;
   o.v.userdata = r;
-  o.v.errbuf = err;
-  o.v.errbuf_len = sizeof err;
+  o.v.error_buf = err;
+  o.v.error_buf_len = sizeof err;
   tether_parent *p = NULL;
   int rc = tether_parent_start(&o.v, &p);
   if (rc != 0) FAIL("tether_parent_start: %s: %s", tether_err_name(rc), err);
@@ -93,7 +93,7 @@ TEST(old_layout_roundtrip) {
   ARM(so);
   tether_spawn_options_init(&so.v);
   CHECK(GUARD_INTACT(so));
-  CHECK(so.v.stdout_cap == TETHER_CAP_NONE && so.v.stdin_mode == TETHER_STDIN_MODE_PIPE);
+  CHECK(so.v.stdout_cap == TETHER_OUTPUT_UNCAPPED && so.v.stdin_mode == TETHER_STDIN_MODE_PIPE);
   const char *argv[] = { "sh", "-c", "echo hi; exit 3", NULL };
   so.v.argv = argv;
   so.v.stdin_mode = TETHER_STDIN_MODE_NULL;
@@ -147,14 +147,14 @@ TEST(struct_size_too_small) {
   tether_parent_options_init(&o.v);
   o.v.runner_argv = runner_argv;
   char err[256] = "untouched";
-  o.v.errbuf = err;
-  o.v.errbuf_len = sizeof err;
+  o.v.error_buf = err;
+  o.v.error_buf_len = sizeof err;
   tether_parent *p = NULL;
   o.v.struct_size = 0;
   CHECK_EQ_INT(tether_parent_start(&o.v, &p), TETHER_EINVAL);
   CHECK(p == NULL);
   CHECK_EQ_STR(err, "untouched"); /* errbuf is not within 0 bytes */
-  o.v.struct_size = offsetof(tether_parent_options, errbuf_len);
+  o.v.struct_size = offsetof(tether_parent_options, error_buf_len);
   CHECK_EQ_INT(tether_parent_start(&o.v, &p), TETHER_EINVAL);
   CHECK(p == NULL);
 
@@ -212,8 +212,8 @@ TEST(newer_caller) {
   CHECK(all_zero(o.future, FUTURE)); /* init zeroes what it does not know */
   o.v.runner_argv = runner_argv;
   char err[256] = "";
-  o.v.errbuf = err;
-  o.v.errbuf_len = sizeof err;
+  o.v.error_buf = err;
+  o.v.error_buf_len = sizeof err;
   tether_parent *p = NULL;
   o.future[FUTURE - 1] = 1; /* a newer option set: refused, not ignored */
   CHECK_EQ_INT(tether_parent_start(&o.v, &p), TETHER_EUNSUPPORTED);

@@ -61,9 +61,9 @@ static void fill(tether_msg *m, tether_msg_type t) {
     s->env_mode = TETHER_ENV_CLEAR;
     s->env = (tether_bytes_list){fx_env, 3};
     s->cwd = AWK;
-    s->io_mode = TETHER_IO_PTY;
+    s->io_mode = TETHER__IO_PTY;
     s->pty_rows = 50, s->pty_cols = 132;
-    s->stdin_mode = TETHER_STDIN_NULL;
+    s->stdin_mode = TETHER__STDIN_NULL;
     s->merge_stderr = true;
     s->has_stdout_cap = true, s->stdout_cap = 0; /* present, zero */
     s->has_stderr_cap = true, s->stderr_cap = UINT64_MAX;

@@ -509,8 +509,8 @@ static void check_silent_runner(const char *const *argv, const char *what) {
   o.runner_argv = argv;
   o.handshake_timeout_ms = 400;
   char err[512] = "";
-  o.errbuf = err;
-  o.errbuf_len = sizeof err;
+  o.error_buf = err;
+  o.error_buf_len = sizeof err;
   tether_parent *p = (tether_parent *)1;
   int fds0 = fd_count(0);
   uint64_t t = test_now_ms();
@@ -701,8 +701,8 @@ static int workload_session_mix(void) {
   fopts(&o, &g);
   o.handshake_timeout_ms = 60000; /* valgrind is slow */
   char err[256] = "";
-  o.errbuf = err;
-  o.errbuf_len = sizeof err;
+  o.error_buf = err;
+  o.error_buf_len = sizeof err;
   tether_parent *p = NULL;
   if (tether_parent_start(&o, &p) != 0) {
     fprintf(stderr, "workload: start: %s\n", err);

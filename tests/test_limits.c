@@ -375,10 +375,10 @@ TEST(frame_options) {
     fgroup g = { 0 };
     tether_parent_options o;
     fopts(&o, &g);
-    o.max_frame = cases[i].v;
+    o.max_frame_size = cases[i].v;
     char err[256] = "";
-    o.errbuf = err;
-    o.errbuf_len = sizeof err;
+    o.error_buf = err;
+    o.error_buf_len = sizeof err;
     tether_parent *p = NULL;
     int rc = tether_parent_start(&o, &p);
     if (rc != cases[i].want) FAIL("max_frame %u: %s (%s)", cases[i].v, tether_err_name(rc), err);
@@ -409,7 +409,7 @@ TEST(frame_options) {
       CHECK_OK(rc);
       tether_runner_info info;
       tether_parent_runner_info(p, &info);
-      CHECK_EQ_INT(info.max_frame, strtoul(rcases[i].v, NULL, 10));
+      CHECK_EQ_INT(info.max_frame_size, strtoul(rcases[i].v, NULL, 10));
       CHECK_OK(tether_parent_free(p));
     } else {
       CHECK_EQ_INT(rc, TETHER_ECLOSED); /* usage error: exits before Hello */
@@ -560,8 +560,8 @@ TEST(window) {
     fopts(&o, &g);
     o.window = cases[i].v;
     char err[256] = "";
-    o.errbuf = err;
-    o.errbuf_len = sizeof err;
+    o.error_buf = err;
+    o.error_buf_len = sizeof err;
     tether_parent *p = NULL;
     int rc = tether_parent_start(&o, &p);
     if (rc != cases[i].want) FAIL("window %u: %s (%s)", cases[i].v, tether_err_name(rc), err);

@@ -132,8 +132,8 @@ static tether_parent *start(rec *g) {
   tether_parent_options o;
   char err[512] = "";
   options(&o, g);
-  o.errbuf = err;
-  o.errbuf_len = sizeof err;
+  o.error_buf = err;
+  o.error_buf_len = sizeof err;
   tether_parent *p = NULL;
   int rc = tether_parent_start(&o, &p);
   if (rc != 0) FAIL("tether_parent_start: %s: %s", tether_err_name(rc), err);
@@ -589,15 +589,15 @@ TEST(bad_options) {
   tether_parent *p = (tether_parent *)1;
   char err[256] = "";
   tether_parent_options_init(&o);
-  o.errbuf = err;
-  o.errbuf_len = sizeof err;
-  o.max_frame = 10;
+  o.error_buf = err;
+  o.error_buf_len = sizeof err;
+  o.max_frame_size = 10;
   CHECK_EQ_INT(tether_parent_start(&o, &p), TETHER_EINVAL);
   CHECK(p == NULL);
   CHECK(strstr(err, "max_frame") != NULL);
   tether_parent_options_init(&o);
-  o.errbuf = err;
-  o.errbuf_len = sizeof err;
+  o.error_buf = err;
+  o.error_buf_len = sizeof err;
   const char *nope[] = { "/nonexistent/tether-runner", NULL };
   o.runner_argv = nope;
   CHECK_EQ_INT(tether_parent_start(&o, &p), TETHER_EOS);
@@ -1255,8 +1255,8 @@ static void hostile_handshake(fake_hello h, int want_rc, const char *want1, cons
   tether_parent_options o;
   char err[512] = "";
   options(&o, &g);
-  o.errbuf = err;
-  o.errbuf_len = sizeof err;
+  o.error_buf = err;
+  o.error_buf_len = sizeof err;
   o.handshake_timeout_ms = 500;
   fake f = fake_start(h, FK_GARBAGE);
   tether_parent *p = (tether_parent *)1;
@@ -1345,47 +1345,47 @@ static void hostile_violation(fake_kind k, int merge, uint64_t cap, const char *
   LEAK_CHECK();
 }
 
-TEST(hostile_garbage) { hostile_violation(FK_GARBAGE, 0, TETHER_CAP_NONE, "does not decode"); }
+TEST(hostile_garbage) { hostile_violation(FK_GARBAGE, 0, TETHER_OUTPUT_UNCAPPED, "does not decode"); }
 TEST(hostile_output_before_spawned) {
-  hostile_violation(FK_OUTPUT_BEFORE_SPAWNED, 0, TETHER_CAP_NONE, "Output for session 1 before Spawned");
+  hostile_violation(FK_OUTPUT_BEFORE_SPAWNED, 0, TETHER_OUTPUT_UNCAPPED, "Output for session 1 before Spawned");
 }
 TEST(hostile_output_after_exited) {
-  hostile_violation(FK_OUTPUT_AFTER_EXITED, 0, TETHER_CAP_NONE, "Output for session 1 after it was over");
+  hostile_violation(FK_OUTPUT_AFTER_EXITED, 0, TETHER_OUTPUT_UNCAPPED, "Output for session 1 after it was over");
 }
-TEST(hostile_offset_skip) { hostile_violation(FK_OFFSET_SKIP, 0, TETHER_CAP_NONE, "skipped"); }
-TEST(hostile_offset_repeat) { hostile_violation(FK_OFFSET_REPEAT, 0, TETHER_CAP_NONE, "repeated"); }
+TEST(hostile_offset_skip) { hostile_violation(FK_OFFSET_SKIP, 0, TETHER_OUTPUT_UNCAPPED, "skipped"); }
+TEST(hostile_offset_repeat) { hostile_violation(FK_OFFSET_REPEAT, 0, TETHER_OUTPUT_UNCAPPED, "repeated"); }
 TEST(hostile_exited_before_spawned) {
-  hostile_violation(FK_EXITED_BEFORE_SPAWNED, 0, TETHER_CAP_NONE, "Exited for session 1 before Spawned");
+  hostile_violation(FK_EXITED_BEFORE_SPAWNED, 0, TETHER_OUTPUT_UNCAPPED, "Exited for session 1 before Spawned");
 }
-TEST(hostile_two_exited) { hostile_violation(FK_TWO_EXITED, 0, TETHER_CAP_NONE, "second Exited"); }
+TEST(hostile_two_exited) { hostile_violation(FK_TWO_EXITED, 0, TETHER_OUTPUT_UNCAPPED, "second Exited"); }
 TEST(hostile_spawnfailed_after_spawned) {
-  hostile_violation(FK_SPAWNFAILED_AFTER_SPAWNED, 0, TETHER_CAP_NONE, "SpawnFailed for session 1 after Spawned");
+  hostile_violation(FK_SPAWNFAILED_AFTER_SPAWNED, 0, TETHER_OUTPUT_UNCAPPED, "SpawnFailed for session 1 after Spawned");
 }
 TEST(hostile_unknown_session) {
-  hostile_violation(FK_UNKNOWN_SESSION, 0, TETHER_CAP_NONE, "session 99, which was never created");
+  hostile_violation(FK_UNKNOWN_SESSION, 0, TETHER_OUTPUT_UNCAPPED, "session 99, which was never created");
 }
-TEST(hostile_bad_stream) { hostile_violation(FK_BAD_STREAM, 0, TETHER_CAP_NONE, "stream 3"); }
+TEST(hostile_bad_stream) { hostile_violation(FK_BAD_STREAM, 0, TETHER_OUTPUT_UNCAPPED, "stream 3"); }
 TEST(hostile_stderr_when_merged) {
-  hostile_violation(FK_STDERR_WHEN_MERGED, 1, TETHER_CAP_NONE, "merged");
+  hostile_violation(FK_STDERR_WHEN_MERGED, 1, TETHER_OUTPUT_UNCAPPED, "merged");
 }
-TEST(hostile_empty_data) { hostile_violation(FK_EMPTY_DATA, 0, TETHER_CAP_NONE, "data"); }
+TEST(hostile_empty_data) { hostile_violation(FK_EMPTY_DATA, 0, TETHER_OUTPUT_UNCAPPED, "data"); }
 TEST(hostile_session_frame_on_0) {
-  hostile_violation(FK_SESSION_FRAME_ON_0, 0, TETHER_CAP_NONE, "session 0");
+  hostile_violation(FK_SESSION_FRAME_ON_0, 0, TETHER_OUTPUT_UNCAPPED, "session 0");
 }
 TEST(hostile_parent_only_frame) {
-  hostile_violation(FK_PARENT_ONLY_FRAME, 0, TETHER_CAP_NONE, "only a parent sends");
+  hostile_violation(FK_PARENT_ONLY_FRAME, 0, TETHER_OUTPUT_UNCAPPED, "only a parent sends");
 }
-TEST(hostile_second_hello) { hostile_violation(FK_SECOND_HELLO, 0, TETHER_CAP_NONE, "second Hello"); }
+TEST(hostile_second_hello) { hostile_violation(FK_SECOND_HELLO, 0, TETHER_OUTPUT_UNCAPPED, "second Hello"); }
 TEST(hostile_over_cap) { hostile_violation(FK_OVER_CAP, 0, 10, "past its cap"); }
-TEST(hostile_too_large) { hostile_violation(FK_TOO_LARGE, 0, TETHER_CAP_NONE, "bad frame"); }
+TEST(hostile_too_large) { hostile_violation(FK_TOO_LARGE, 0, TETHER_OUTPUT_UNCAPPED, "bad frame"); }
 TEST(hostile_stdout_on_pty) {
   hostile_io_mode = TETHER_IO_MODE_PTY;
-  hostile_violation(FK_STDOUT_ON_PTY, 0, TETHER_CAP_NONE, "stream 1 (stdout) for session 1, a terminal");
+  hostile_violation(FK_STDOUT_ON_PTY, 0, TETHER_OUTPUT_UNCAPPED, "stream 1 (stdout) for session 1, a terminal");
 }
 
 TEST(hostile_eof_mid_session) {
   hostile_run h;
-  hostile_open(&h, FK_EOF_MID_SESSION, 0, TETHER_CAP_NONE);
+  hostile_open(&h, FK_EOF_MID_SESSION, 0, TETHER_OUTPUT_UNCAPPED);
   CHECK_EQ_INT(tether_session_wait(h.s, 5000, NULL), TETHER_ECLOSED);
   CHECK_EQ_MEM(h.r.out[0], h.r.len[0], "partial", 7);
   CHECK_EQ_INT(h.r.last_error, TETHER_ECLOSED);
@@ -1400,7 +1400,7 @@ TEST(hostile_eof_mid_session) {
 
 TEST(hostile_fatal_error_frame) {
   hostile_run h;
-  hostile_open(&h, FK_FATAL_ERROR, 0, TETHER_CAP_NONE);
+  hostile_open(&h, FK_FATAL_ERROR, 0, TETHER_OUTPUT_UNCAPPED);
   CHECK_EQ_INT(tether_session_wait(h.s, 5000, NULL), TETHER_ECLOSED);
   CHECK(strstr(h.g.conn_msg, "boom") != NULL);
   CHECK(strstr(h.r.err_msg, "boom") != NULL);
@@ -1412,7 +1412,7 @@ TEST(hostile_fatal_error_frame) {
 
 TEST(hostile_session_error_is_report) {
   hostile_run h;
-  hostile_open(&h, FK_SESSION_ERROR, 0, TETHER_CAP_NONE);
+  hostile_open(&h, FK_SESSION_ERROR, 0, TETHER_OUTPUT_UNCAPPED);
   tether_exit_status st;
   CHECK_OK(tether_session_wait(h.s, 5000, &st));
   CHECK_EQ_INT(h.r.nerrors, 1);
@@ -1429,7 +1429,7 @@ TEST(hostile_session_error_is_report) {
 
 TEST(hostile_freed_session_dropped) {
   hostile_run h;
-  hostile_open(&h, FK_FREED_SESSION, 0, TETHER_CAP_NONE);
+  hostile_open(&h, FK_FREED_SESSION, 0, TETHER_OUTPUT_UNCAPPED);
   tether_session_free(h.s);
   tether_spawn_options so;
   tether_spawn_options_init(&so);
@@ -1450,7 +1450,7 @@ TEST(hostile_freed_session_dropped) {
 
 TEST(hostile_stalled_runner) {
   hostile_run h;
-  hostile_open(&h, FK_STALL, 0, TETHER_CAP_NONE);
+  hostile_open(&h, FK_STALL, 0, TETHER_OUTPUT_UNCAPPED);
   /* The runner reads nothing: big Spawns fill the socket and the queue. */
   static char big[100000];
   memset(big, 'a', sizeof big - 1);
@@ -1477,7 +1477,7 @@ TEST(hostile_stalled_runner) {
 
 TEST(flow_control) {
   hostile_run h;
-  hostile_open(&h, FK_FLOW, 0, TETHER_CAP_NONE);
+  hostile_open(&h, FK_FLOW, 0, TETHER_OUTPUT_UNCAPPED);
   static char data[200000];
   CHECK_OK(tether_session_write(h.s, data, sizeof data));
   CHECK_OK(tether_session_close_stdin(h.s));
@@ -1495,7 +1495,7 @@ TEST(flow_control) {
 TEST(pty_flow_control) {
   hostile_run h;
   hostile_io_mode = TETHER_IO_MODE_PTY;
-  hostile_open(&h, FK_PTY_FLOW, 0, TETHER_CAP_NONE);
+  hostile_open(&h, FK_PTY_FLOW, 0, TETHER_OUTPUT_UNCAPPED);
   CHECK_OK(tether_session_resize(h.s, 40, 120)); /* allowed before Spawned */
   tether_exit_status st;
   CHECK_OK(tether_session_wait(h.s, 5000, &st));

@@ -108,8 +108,8 @@ static tether_parent *start(void) {
   tether_parent_options o;
   tether_parent_options_init(&o);
   char err[512] = "";
-  o.errbuf = err;
-  o.errbuf_len = sizeof err;
+  o.error_buf = err;
+  o.error_buf_len = sizeof err;
   o.callbacks.on_spawned = cb_spawned;
   o.callbacks.on_spawn_failed = cb_failed;
   o.callbacks.on_output = cb_output;
@@ -782,8 +782,8 @@ TEST(runner_start_failures) {
   tether_parent_options o;
   tether_parent_options_init(&o);
   char err[512] = "";
-  o.errbuf = err;
-  o.errbuf_len = sizeof err;
+  o.error_buf = err;
+  o.error_buf_len = sizeof err;
   static const char *const missing[] = { "no-such-runner-tether", NULL };
   o.runner_argv = missing;
   tether_parent *p = NULL;

@@ -25,7 +25,7 @@ static void goodbye_and_exit0(rp *c) {
 static void pty_spawn_init(rp_spawn *sp, uint32_t id, const char *const *argv,
                            uint32_t rows, uint32_t cols) {
   rp_spawn_init(sp, id, argv);
-  sp->m.u.spawn.io_mode = TETHER_IO_PTY;
+  sp->m.u.spawn.io_mode = TETHER__IO_PTY;
   sp->m.u.spawn.pty_rows = rows;
   sp->m.u.spawn.pty_cols = cols;
 }
@@ -257,12 +257,12 @@ TEST(stdin_null_in_pty) {
   rp_open(&c, NOARGS);
   rp_spawn sp;
   pty_spawn_init(&sp, 1, ARGV("sh", "-c", "test -t 0 || echo in-not-tty; test -t 1 && echo out-tty; cat; echo eof"), 0, 0);
-  sp.m.u.spawn.stdin_mode = TETHER_STDIN_NULL;
+  sp.m.u.spawn.stdin_mode = TETHER__STDIN_NULL;
   rp_send(&c, &sp.m);
   rp_wait_done(&c, 1);
   CHECK_EQ_STR(text(&c.s[1]), "in-not-tty\r\nout-tty\r\neof\r\n");
   pty_spawn_init(&sp, 2, ARGV("sleep", "100"), 0, 0);
-  sp.m.u.spawn.stdin_mode = TETHER_STDIN_NULL;
+  sp.m.u.spawn.stdin_mode = TETHER__STDIN_NULL;
   rp_send(&c, &sp.m);
   rp_wait_spawned(&c, 2);
   rp_stdin(&c, 2, "x", 0);

@@ -359,7 +359,7 @@ TEST(spawn_bad_requests) {
   expect_spawn_failed(&c, 2, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0);
   /* a terminal larger than a winsize holds */
   rp_spawn_init(&sp, 3, ARGV("true"));
-  sp.m.u.spawn.io_mode = TETHER_IO_PTY;
+  sp.m.u.spawn.io_mode = TETHER__IO_PTY;
   sp.m.u.spawn.pty_cols = 40000;
   rp_send(&c, &sp.m);
   expect_spawn_failed(&c, 3, TETHER_STAGE_REQUEST, TETHER_SPAWN_ERR_INVALID, 0);
@@ -409,7 +409,7 @@ TEST(merge_stderr_and_stdin_null) {
   rp_spawn sp;
   rp_spawn_init(&sp, 1, ARGV("sh", "-c", "echo a; echo b >&2; cat; echo c"));
   sp.m.u.spawn.merge_stderr = true;
-  sp.m.u.spawn.stdin_mode = TETHER_STDIN_NULL;
+  sp.m.u.spawn.stdin_mode = TETHER__STDIN_NULL;
   rp_send(&c, &sp.m);
   rp_wait_done(&c, 1);
   CHECK_EQ_MEM(c.s[1].out[0], c.s[1].out_len[0], "a\nb\nc\n", 6);
@@ -582,7 +582,7 @@ TEST(stdin_after_stdin_close) {
   rp_open(&c, NOARGS);
   rp_spawn sp;
   rp_spawn_init(&sp, 1, ARGV("sleep", "100"));
-  sp.m.u.spawn.stdin_mode = TETHER_STDIN_NULL;
+  sp.m.u.spawn.stdin_mode = TETHER__STDIN_NULL;
   rp_send(&c, &sp.m);
   rp_simple(&c, 1, TETHER_MSG_STDIN_CLOSE);
   CHECK_EQ_INT(wait_error_after(&c, 1, 0), TETHER_WIRE_INVALID);
@@ -1026,8 +1026,8 @@ TEST(flow_pty_window) {
   rp_open_flow(&c, NOARGS, 65536, 0, RP_GRANT_NONE);
   rp_spawn sp;
   rp_spawn_init(&sp, 1, ARGV("head", "-c", "300000", "/dev/zero"));
-  sp.m.u.spawn.io_mode = TETHER_IO_PTY;
-  sp.m.u.spawn.stdin_mode = TETHER_STDIN_NULL;
+  sp.m.u.spawn.io_mode = TETHER__IO_PTY;
+  sp.m.u.spawn.stdin_mode = TETHER__STDIN_NULL;
   rp_send(&c, &sp.m);
   rp_wait_spawned(&c, 1);
   pump_for(&c, 700);

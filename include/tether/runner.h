@@ -53,7 +53,7 @@
  *   - Spawn.timeout_ms: Terminate with the default grace when it elapses;
  *     Exited.timed_out is then set.
  *   - Flow control (docs/PROTOCOL.md §5.8): the runner lists
- *     CAPABILITY_FLOW_CONTROL with initial_window = `window` and
+ *     TETHER_CAP_FLOW_CONTROL with initial_window = `window` and
  *     max_window = `max_window`. When the parent lists it too, every
  *     output stream starts with the agreed initial window (the smaller of
  *     the two Hellos' values), the runner reads a child's pipe or pty only

@@ -5,6 +5,21 @@
 #ifndef TETHER_WIRE_H
 #define TETHER_WIRE_H
 
+/* Capabilities a peer lists in its Hello (Capability):
+ * tether_runner_info.capabilities has TETHER_CAP_BIT(c) set for each
+ * capability c the runner listed. Since 0.2 (public). */
+enum {
+  TETHER_CAP_PIPES = 1,
+  TETHER_CAP_PTY = 2,
+  TETHER_CAP_CONPTY = 3,
+  TETHER_CAP_SIGNALS = 4,
+  TETHER_CAP_FLOW_CONTROL = 5,
+  TETHER_CAP_PERMISSION_PROFILES = 6,
+  TETHER_CAP_RESOURCE_USAGE = 7,
+  TETHER_CAP_PROCESS_GROUPS = 8
+};
+#define TETHER_CAP_BIT(c) (1u << (c))
+
 /* Output streams (Stream). */
 enum {
   TETHER_STREAM_STDOUT = 1,

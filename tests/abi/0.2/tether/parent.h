@@ -90,6 +90,7 @@
 #include "tether/export.h"
 #include "tether/limits.h"
 #include "tether/os.h"
+#include "tether/version.h"
 #include "tether/wire.h"
 
 #ifdef __cplusplus
@@ -103,7 +104,7 @@ typedef struct tether_session tether_session;
 /* Parent limits (queue sizes, timeouts) are in tether/limits.h. */
 
 /* "No cap" for tether_spawn_options.stdout_cap / stderr_cap. */
-#define TETHER_CAP_NONE UINT64_MAX
+#define TETHER_OUTPUT_UNCAPPED UINT64_MAX
 
 /* ------------------------------------------------------- event records */
 
@@ -212,19 +213,21 @@ typedef struct tether_parent_options {
 
   /* Largest frame payload accepted from the runner: in
    * [TETHER_FRAME_MAX_MINIMUM, TETHER_FRAME_MAX_CEILING]. */
-  uint32_t max_frame;
+  uint32_t max_frame_size;
   /* Output window per stream announced to the runner: in
    * [1, TETHER_WINDOW_MAX]. */
   uint32_t window;
-  int handshake_timeout_ms;    /* TETHER_HANDSHAKE_TIMEOUT_MS; > 0 */
-  int write_timeout_ms;        /* TETHER_PARENT_WRITE_TIMEOUT_MS; > 0 */
-  int shutdown_timeout_ms;     /* TETHER_PARENT_SHUTDOWN_TIMEOUT_MS; >= 0 */
+  /* Timeouts in ms, each at most INT32_MAX (uint32_t as in
+   * tether_runner_options; int before 0.2). */
+  uint32_t handshake_timeout_ms; /* TETHER_HANDSHAKE_TIMEOUT_MS; > 0 */
+  uint32_t write_timeout_ms;     /* TETHER_PARENT_WRITE_TIMEOUT_MS; > 0 */
+  uint32_t shutdown_timeout_ms;  /* TETHER_PARENT_SHUTDOWN_TIMEOUT_MS; may be 0 */
   size_t stdin_queue_max;      /* TETHER_PARENT_STDIN_QUEUE_DEFAULT; > 0 */
 
   /* If non-NULL, a failing start/attach/connect writes a NUL-terminated
    * description here (e.g. both version ranges on a mismatch). */
-  char *errbuf;
-  size_t errbuf_len;
+  char *error_buf;
+  size_t error_buf_len;
   /* New options (and new callbacks) are appended here. */
 } tether_parent_options;
 
@@ -274,11 +277,11 @@ TETHER_EXTERN int tether_parent_free(tether_parent *p);
 typedef struct tether_runner_info {
   size_t struct_size;                  /* bytes filled in; Since 0.2 */
   const char *implementation;          /* e.g. "tether-runner" */
-  const char *implementation_version;  /* e.g. "0.1.0" */
+  const char *implementation_version;  /* e.g. "0.2.0" */
   uint32_t version;                    /* agreed protocol version */
-  uint32_t capabilities;               /* 1u << Capability bits */
+  uint32_t capabilities;               /* TETHER_CAP_BIT(TETHER_CAP_*) bits */
   uint32_t max_sessions;
-  uint32_t max_frame;                  /* what the runner accepts */
+  uint32_t max_frame_size;             /* what the runner accepts */
   int64_t pid;                         /* of a started runner; -1 if attached */
 } tether_runner_info;
 /* Fills `out` (struct_size bytes; use the macro). Returns 0, or
@@ -333,7 +336,7 @@ typedef enum tether_io_mode {
   TETHER_IO_MODE_PIPES = 0,    /* separate stdin, stdout and stderr pipes */
   /* A pseudo-terminal (docs/PROTOCOL.md §6.5) is the command's stdin,
    * stdout and stderr, and its controlling terminal; the command leads a
-   * new session. Needs a runner that lists CAPABILITY_PTY
+   * new session. Needs a runner that lists TETHER_CAP_PTY
    * (tether_runner_info), else on_spawn_failed with stage
    * TETHER_STAGE_PTY. Output arrives as TETHER_STREAM_PTY only (stdout
    * and stderr interleaved as written, plus the terminal's echo of the
@@ -350,7 +353,7 @@ typedef enum tether_io_mode {
  * whether it may use the network. The runner enforces it or refuses the
  * spawn (on_spawn_failed, stage TETHER_STAGE_PERMISSIONS); it never runs the
  * command unsandboxed. Needs protocol version 2 and a runner that lists
- * CAPABILITY_PERMISSION_PROFILES (tether_runner_info). Since 0.1. */
+ * TETHER_CAP_PERMISSION_PROFILES (tether_runner_info). Since 0.1. */
 typedef struct tether_permission_profile {
   /* 0: no filesystem restriction; TETHER_FS_READ_ONLY: read everywhere,
    * write nowhere; TETHER_FS_WORKSPACE_WRITE: write only below
@@ -387,7 +390,7 @@ typedef struct tether_spawn_options {
   int merge_stderr;           /* stderr arrives as TETHER_STREAM_STDOUT */
   tether_stdin_mode stdin_mode;
   /* Bytes of each stream delivered; the rest is read and dropped by the
-   * runner (counted in tether_exit_status.*_dropped). TETHER_CAP_NONE:
+   * runner (counted in tether_exit_status.*_dropped). TETHER_OUTPUT_UNCAPPED:
    * no cap (the default); 0 discards everything. */
   uint64_t stdout_cap, stderr_cap;
   /* 0: none; else the runner terminates the command after this long and

@@ -53,7 +53,7 @@
  *   - Spawn.timeout_ms: Terminate with the default grace when it elapses;
  *     Exited.timed_out is then set.
  *   - Flow control (docs/PROTOCOL.md §5.8): the runner lists
- *     CAPABILITY_FLOW_CONTROL with initial_window = `window` and
+ *     TETHER_CAP_FLOW_CONTROL with initial_window = `window` and
  *     max_window = `max_window`. When the parent lists it too, every
  *     output stream starts with the agreed initial window (the smaller of
  *     the two Hellos' values), the runner reads a child's pipe or pty only
@@ -78,6 +78,7 @@
 #include "tether/error.h"
 #include "tether/export.h"
 #include "tether/limits.h"
+#include "tether/version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -189,7 +190,8 @@ TETHER_EXTERN void tether_runner_options_init_sized(tether_runner_options *o,
 TETHER_EXTERN int tether_runner_serve_fds(const tether_runner_options *o,
                                           int read_fd, int write_fd);
 
-/* "0.1.0": the version announced as Hello.implementation_version. */
+/* The version announced as Hello.implementation_version: the same string
+ * as tether_version_string() (tether/version.h). */
 TETHER_EXTERN const char *tether_runner_version(void);
 
 #ifdef __cplusplus
