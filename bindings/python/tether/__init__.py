@@ -42,7 +42,7 @@ class Runner(AioMixin):
     Runner.connect(path)             a runner listening on a Unix socket
 
     Keywords: window (output flow-control window per stream, bytes),
-    max_frame, handshake_timeout, shutdown_timeout (seconds),
+    max_frame_size, handshake_timeout, shutdown_timeout (seconds),
     stdin_queue_max, new_process_group.
 
     Use it as a context manager (also `async with`) or call close(), which

@@ -333,7 +333,7 @@ class RunnerBase:
 
     def __init__(self, argv: Optional[Sequence[StrOrBytesPath]] = None, *,
                  stdio: bool = False, window: Optional[int] = None,
-                 max_frame: Optional[int] = None,
+                 max_frame_size: Optional[int] = None,
                  handshake_timeout: Optional[float] = None,
                  shutdown_timeout: Optional[float] = None,
                  stdin_queue_max: Optional[int] = None,
@@ -363,8 +363,8 @@ class RunnerBase:
         o.runner_new_group = 1 if new_process_group else 0
         if window is not None:
             o.window = window
-        if max_frame is not None:
-            o.max_frame = max_frame
+        if max_frame_size is not None:
+            o.max_frame_size = max_frame_size
         if handshake_timeout is not None:
             o.handshake_timeout_ms = max(1, int(handshake_timeout * 1000))
         if shutdown_timeout is not None:
@@ -372,8 +372,8 @@ class RunnerBase:
         if stdin_queue_max is not None:
             o.stdin_queue_max = stdin_queue_max
         err = ctypes.create_string_buffer(1024)
-        o.errbuf = ctypes.cast(err, c_void_p)
-        o.errbuf_len = len(err)
+        o.error_buf = ctypes.cast(err, c_void_p)
+        o.error_buf_len = len(err)
         out = c_void_p()
         _RUNNERS[self._key] = weakref.ref(self)
         if _connect is not None:
@@ -438,13 +438,13 @@ class RunnerBase:
     @property
     def info(self) -> Dict[str, Any]:
         """The runner's Hello: implementation, version, protocol version,
-        capabilities bits, max_sessions, max_frame, pid (-1 if attached)."""
+        capabilities bits, max_sessions, max_frame_size, pid (-1 if attached)."""
         self._check_open()
         i = _lib.runner_info(self._lib, self._h.p)
         return {"implementation": (i.implementation or b"").decode(),
                 "implementation_version": (i.implementation_version or b"").decode(),
                 "protocol_version": i.version, "capabilities": i.capabilities,
-                "max_sessions": i.max_sessions, "max_frame": i.max_frame,
+                "max_sessions": i.max_sessions, "max_frame_size": i.max_frame_size,
                 "pid": i.pid}
 
     @property
@@ -584,8 +584,8 @@ class RunnerBase:
         o.cwd = cwd_b
         o.merge_stderr = 1 if merge_stderr else 0
         o.stdin_mode = _lib.STDIN_MODE_NULL if stdin_null else _lib.STDIN_MODE_PIPE
-        o.stdout_cap = _lib.CAP_NONE if caps[0] is None else caps[0]
-        o.stderr_cap = _lib.CAP_NONE if caps[1] is None else caps[1]
+        o.stdout_cap = _lib.OUTPUT_UNCAPPED if caps[0] is None else caps[0]
+        o.stderr_cap = _lib.OUTPUT_UNCAPPED if caps[1] is None else caps[1]
         if runner_timeout is not None:
             o.timeout_ms = max(1, int(runner_timeout * 1000))
         if pty:

@@ -27,7 +27,7 @@ RUNNER_CHANNEL_FDS, RUNNER_CHANNEL_STDIO = 0, 1
 FS_READ_ONLY, FS_WORKSPACE_WRITE, FS_FULL_ACCESS = 1, 2, 3
 NET_ALLOWED, NET_DENIED = 1, 2
 OS_ERR_POSIX, OS_ERR_WIN32 = 1, 2
-CAP_NONE = 2**64 - 1  # TETHER_CAP_NONE
+OUTPUT_UNCAPPED = 2**64 - 1  # TETHER_OUTPUT_UNCAPPED
 
 STAGES = {1: "request", 2: "limits", 3: "setup", 4: "cwd", 5: "exec",
           6: "pty", 7: "permissions"}
@@ -88,17 +88,17 @@ class ParentOptions(Structure):
                 ("runner_argv", POINTER(c_char_p)), ("runner_channel", c_int),
                 ("runner_fds", c_int * 2), ("runner_new_group", c_int),
                 ("callbacks", Callbacks), ("userdata", c_void_p),
-                ("max_frame", c_uint32), ("window", c_uint32),
-                ("handshake_timeout_ms", c_int), ("write_timeout_ms", c_int),
-                ("shutdown_timeout_ms", c_int), ("stdin_queue_max", c_size_t),
-                ("errbuf", c_void_p), ("errbuf_len", c_size_t)]
+                ("max_frame_size", c_uint32), ("window", c_uint32),
+                ("handshake_timeout_ms", c_uint32), ("write_timeout_ms", c_uint32),
+                ("shutdown_timeout_ms", c_uint32), ("stdin_queue_max", c_size_t),
+                ("error_buf", c_void_p), ("error_buf_len", c_size_t)]
 
 
 class RunnerInfo(Structure):
     _fields_ = [("struct_size", c_size_t), ("implementation", c_char_p),
                 ("implementation_version", c_char_p), ("version", c_uint32),
                 ("capabilities", c_uint32), ("max_sessions", c_uint32),
-                ("max_frame", c_uint32), ("pid", c_int64)]
+                ("max_frame_size", c_uint32), ("pid", c_int64)]
 
 
 class PermissionProfile(Structure):
