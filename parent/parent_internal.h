@@ -67,6 +67,7 @@ struct tether_session {
   uint64_t next_off[2];       /* the next Output offset expected */
   uint64_t consumed[2];       /* delivered, not yet granted back as credit */
   int truncated[2];           /* OutputTruncated seen: the stream is over */
+  int paused[2];              /* tether_session_pause_output: credit held back */
   /* stdin: queued bytes in[in_head, in_len) */
   uint8_t *in;
   size_t in_head, in_len, in_cap;

@@ -279,6 +279,8 @@ int tether__parent_grant(tether_parent *p, tether_session *s) {
   for (int i = 0; i < 2; i++) {
     uint64_t c = s->consumed[i];
     if (c == 0 || c < p->window / 4) continue;
+    /* Held back: the runner runs out of credit and stops reading the child. */
+    if (s->paused[i] && !s->detached) continue;
     tether_msg m;
     memset(&m, 0, sizeof m);
     m.session = s->id;
@@ -358,6 +360,38 @@ int tether_session_resize(tether_session *s, uint32_t rows, uint32_t cols) {
   m.u.resize.rows = rows;
   m.u.resize.cols = cols;
   return send_control(s, &m);
+}
+
+/* ------------------------------------------------- output flow control */
+
+/* The index of `stream` in the per-stream arrays, or -1 if the session has
+ * no such output stream. */
+static int output_index(const tether_session *s, int stream) {
+  if (s->pty) return stream == TETHER_STREAM_PTY ? 0 : -1;
+  if (stream == TETHER_STREAM_STDOUT) return 0;
+  if (stream == TETHER_STREAM_STDERR && !s->merge_stderr) return 1;
+  return -1;
+}
+
+int tether_session_pause_output(tether_session *s, int stream) {
+  int rc = session_usable(s);
+  if (rc < 0) return rc;
+  int i = output_index(s, stream);
+  if (i < 0) return TETHER_EINVAL;
+  s->paused[i] = 1;
+  return 0;
+}
+
+int tether_session_resume_output(tether_session *s, int stream) {
+  int rc = session_usable(s);
+  if (rc < 0) return rc;
+  int i = output_index(s, stream);
+  if (i < 0) return TETHER_EINVAL;
+  if (!s->paused[i]) return 0;
+  s->paused[i] = 0;
+  rc = tether__parent_grant(s->p, s);
+  if (rc == 0) tether__parent_flush(s->p);
+  return rc;
 }
 
 /* ----------------------------------------------------------- accessors */

@@ -1510,6 +1510,46 @@ TEST(pty_flow_control) {
   LEAK_CHECK();
 }
 
+/* tether_session_pause_output holds credit back: a flood stops after one
+ * window and the child stays blocked until resume grants it again. */
+TEST(pause_output) {
+  rec g = { 0 };
+  srec r = { 0 };
+  tether_parent_options o;
+  options(&o, &g);
+  o.window = 64 << 10;
+  tether_parent *p = NULL;
+  CHECK_OK(tether_parent_start(&o, &p));
+  g.p = p;
+  const char *argv[] = { "head", "-c", "10000000", "/dev/zero", NULL };
+  tether_session *s = spawn(p, &r, argv);
+  CHECK_EQ_INT(tether_session_pause_output(s, TETHER_STREAM_PTY), TETHER_EINVAL);
+  CHECK_EQ_INT(tether_session_pause_output(s, 99), TETHER_EINVAL);
+  CHECK_OK(tether_session_pause_output(s, TETHER_STREAM_STDOUT));
+  CHECK_OK(tether_session_pause_output(s, TETHER_STREAM_STDOUT)); /* no-op */
+  /* Process until nothing more arrives. */
+  while (tether_parent_run(p, 500) == 0) {
+  }
+  CHECK(r.len[0] > 0);
+  CHECK(r.len[0] <= (size_t)o.window);
+  CHECK_EQ_INT(r.exited, 0);
+  CHECK_OK(tether_session_status(s));
+  while (!r.status_seen) CHECK_OK(tether_parent_run(p, 10000));
+  CHECK_EQ_INT(r.status_running, 1);
+  CHECK_OK(tether_session_resume_output(s, TETHER_STREAM_STDOUT));
+  CHECK_OK(tether_session_resume_output(s, TETHER_STREAM_STDOUT)); /* no-op */
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(s, 30000, &st));
+  CHECK_EQ_INT(r.len[0], 10000000);
+  CHECK_EQ_INT(st.code, 0);
+  CHECK_EQ_INT(tether_session_resume_output(s, TETHER_STREAM_STDOUT), TETHER_ESTATE);
+  CHECK_EQ_INT(g.session_errors + g.conn_errors, 0);
+  tether_session_free(s);
+  CHECK_OK(tether_parent_free(p));
+  srec_free(&r);
+  LEAK_CHECK();
+}
+
 TEST_MAIN(TEST_ENTRY(printf_exit7), TEST_ENTRY(missing_program), TEST_ENTRY(stdin_cat),
           TEST_ENTRY(signals), TEST_ENTRY(terminate_and_timeout), TEST_ENTRY(capture_caps),
           TEST_ENTRY(concurrent_200), TEST_ENTRY(runner_killed),
@@ -1535,4 +1575,4 @@ TEST_MAIN(TEST_ENTRY(printf_exit7), TEST_ENTRY(missing_program), TEST_ENTRY(stdi
           TEST_ENTRY(pty_basic), TEST_ENTRY(pty_resize), TEST_ENTRY(pty_bad_options),
           TEST_ENTRY(pty_stdin_eof), TEST_ENTRY(pty_ctrl_c), TEST_ENTRY(pty_capture),
           TEST_ENTRY(pty_bulk_exact), TEST_ENTRY(pty_last_output_300),
-          TEST_ENTRY(pty_terminate_interactive))
+          TEST_ENTRY(pty_terminate_interactive), TEST_ENTRY(pause_output))

@@ -470,6 +470,22 @@ TETHER_EXTERN int tether_session_status(tether_session *s);
  * callbacks. Since 0.1. */
 TETHER_EXTERN int tether_session_resize(tether_session *s, uint32_t rows, uint32_t cols);
 
+/* Output flow control by hand, for embedders whose consumer is slower
+ * than on_output (e.g. a language binding that buffers output until its
+ * reader asks for it). Normally a delivered byte counts as consumed when
+ * on_output returns, and credit goes back to the runner. While `stream`
+ * (TETHER_STREAM_STDOUT, _STDERR or _PTY, one the session has) is paused,
+ * that credit is held back: at most one window (tether_parent_options.
+ * window) more of it is delivered, then the runner stops reading the
+ * child's pipe or terminal and the child blocks on its own write.
+ * Resuming grants what was delivered meanwhile, so output flows again.
+ * Other streams and sessions are not affected. Pausing a paused stream,
+ * resuming a running one: no-ops. TETHER_EINVAL (no such stream, freed
+ * handle); TETHER_ESTATE (the session is over); TETHER_ECLOSED. Allowed in
+ * callbacks. Since 0.2. */
+TETHER_EXTERN int tether_session_pause_output(tether_session *s, int stream);
+TETHER_EXTERN int tether_session_resume_output(tether_session *s, int stream);
+
 /* The spawn options' userdata. */
 TETHER_EXTERN void *tether_session_userdata(const tether_session *s);
 /* The parent the session belongs to. */
