@@ -56,6 +56,7 @@ FRAME_MAX_MINIMUM = 64 << 10
 FRAME_MAX_CEILING = 16 << 20
 ARGV_MAX_COUNT = 4096
 NAME_MAX_BYTES = 64
+MESSAGE_MAX_BYTES = 1024
 SESSIONS_MAX_CEILING = 65536
 
 pb = None  # the generated module, set by load_schema()
@@ -1322,6 +1323,81 @@ def t_malformed(k):
     c2.open()
     c2.send_payload(bytes([0x92, 0x01, 0x03, 0x0A, 0x01, 0xFF]))
     c2.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+
+
+def expect_silent_close(c, why):
+    """The runner closes the channel without sending an Error (an Error is
+    never answered with one, PROTOCOL.md 5.10) and its process exits."""
+    n = len(c.errors)
+    c.until(lambda: c.eof, 10, "the runner to close the channel (%s)" % why, allow_fatal=True, allow_eof=True)
+    expect(c.eof, "the runner did not close the channel after %s", why)
+    expect(len(c.errors) == n, "the runner answered %s with Error{%s}", why,
+           ", ".join(enum_name(pb.ErrorCode, e.code) for _, e in c.errors[n:]))
+    c.wait_process(10 * c.kit.scale)
+
+
+@check("error-protocol-unflagged")
+def t_error_protocol_unflagged(k):
+    # PROTOCOL, VERSION_UNSUPPORTED and TIMEOUT are fatal whatever `fatal` says.
+    for code in (pb.ERROR_CODE_PROTOCOL, pb.ERROR_CODE_TIMEOUT):
+        c = k.conn()
+        c.open()
+        f = pb.Frame(session=0)
+        f.error.code = code
+        f.error.message = "fatal flag left out"
+        c.send(f)
+        expect_silent_close(c, "Error{%s, fatal: false}" % enum_name(pb.ErrorCode, code))
+
+
+@check("error-never-answered")
+def t_error_never_answered(k):
+    # Non-fatal Errors with an unknown code, on an unknown session and on
+    # session 0: no answer, and the connection goes on.
+    c = k.conn()
+    c.open()
+    n = len(c.errors)
+    for sid, code in ((91, 77), (92, pb.ERROR_CODE_UNKNOWN_SESSION), (0, pb.ERROR_CODE_INTERNAL)):
+        f = pb.Frame(session=sid)
+        f.error.code = code
+        f.error.message = "a report the runner must not answer"
+        c.send(f)
+    c.spawn(2, k.target.argv(("out", "still here")))
+    s = c.wait_exited(2)
+    expect(s.data(pb.STREAM_STDOUT) == b"still here\n", "after the Errors: %r", s.data(pb.STREAM_STDOUT))
+    expect(len(c.errors) == n, "the runner answered an Error with Error{%s}",
+           ", ".join(enum_name(pb.ErrorCode, e.code) for _, e in c.errors[n:]))
+    c.goodbye_and_close()
+
+
+@check("error-message-too-long")
+def t_error_too_long(k):
+    # Text over TETHER_MESSAGE_MAX_BYTES is undecodable (section 8); in an
+    # Error the connection just ends, without an Error in reply.
+    c = k.conn()
+    c.open()
+    f = pb.Frame(session=0)
+    f.error.code = pb.ERROR_CODE_INVALID
+    f.error.message = "m" * (MESSAGE_MAX_BYTES + 1)
+    c.send(f)
+    expect_silent_close(c, "an Error with a %d-byte message" % (MESSAGE_MAX_BYTES + 1))
+    c2 = k.conn()  # in a Goodbye: Error{PROTOCOL, fatal}
+    c2.open()
+    f = pb.Frame(session=0)
+    f.goodbye.reason = "r" * (MESSAGE_MAX_BYTES + 1)
+    c2.send(f)
+    c2.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+
+
+@check("two-bodies")
+def t_two_bodies(k):
+    # Frame{session 1, stdin_close, status_request}: protobuf would keep the
+    # last body and drop the first unseen; refused as undecodable (section 8).
+    c = k.conn()
+    c.open()
+    c.spawn(1, k.target.argv(("cat",)))
+    c.wait_spawned(1)
+    c.send_payload(bytes([0x08, 0x01, 0x4A, 0x00, 0x72, 0x00]))
+    c.expect_fatal(pb.ERROR_CODE_PROTOCOL)
 
 
 @check("wrong-direction")
