@@ -9,8 +9,9 @@
  *
  * The semantics follow the protobuf-c adapter exactly, including the corner
  * cases where the two libraries differ by default:
- *  - a repeated oneof member replaces the earlier one (protobuf-c frees the
- *    old member), while a repeated ordinary submessage merges;
+ *  - a second oneof member (a second body, or code and signal) and a
+ *    repeated submessage are refused by the shared wire check (wire.h)
+ *    before either library sees them;
  *  - uint32 fields are 64-bit in the nanopb structs and truncated here, as
  *    protobuf-c truncates (nanopb would reject);
  *  - Hello.capabilities is read by a small wire walker with protobuf-c's
@@ -391,6 +392,8 @@ static int from_nanopb(decoder *d, tether_msg *m, const char **why) {
       o->signal = (uint32_t)e->status.signal;
     } else if (e->which_status == tether_v1_Exited_code_tag) {
       o->code = (uint32_t)e->status.code;
+    } else {
+      o->no_status = true;
     }
     o->raw_signal = e->raw_signal;
     o->core_dumped = e->core_dumped;
@@ -420,12 +423,14 @@ static int from_nanopb(decoder *d, tether_msg *m, const char **why) {
   return 0;
 }
 
-static tether__wire_kind np_kind(const void *msg, uint32_t number, const void **sub) {
+static tether__wire_kind np_kind(const void *msg, uint32_t number, const void **sub,
+                                 int *oneof) {
   /* The iterator only computes field addresses from this; never accessed. */
   static tether_v1_Frame scratch;
   pb_field_iter_t it;
   if (!pb_field_iter_begin(&it, msg, &scratch) || !pb_field_iter_find(&it, number))
     return TETHER__WIRE_UNKNOWN;
+  *oneof = PB_HTYPE(it.type) == PB_HTYPE_ONEOF;
   if (PB_LTYPE_IS_SUBMSG(it.type)) {
     *sub = it.submsg_desc;
     return TETHER__WIRE_MESSAGE;
@@ -605,7 +610,9 @@ static void to_nanopb(const tether_msg *m, tether_v1_Frame *f) {
   case TETHER_MSG_EXITED: {
     const tether_msg_exited *e = &m->u.exited;
     tether_v1_Exited *o = &f->body.exited;
-    if (e->signaled) {
+    if (e->no_status) {
+      o->which_status = 0;
+    } else if (e->signaled) {
       o->which_status = tether_v1_Exited_signal_tag;
       o->status.signal = (tether_v1_SignalNumber)e->signal;
     } else {

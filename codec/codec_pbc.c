@@ -277,6 +277,8 @@ static int from_pbc(tether_pbc_decoder *d, const Tether__V1__Frame *f, tether_ms
       o->signal = (uint32_t)e->signal;
     } else if (e->status_case == TETHER__V1__EXITED__STATUS_CODE) {
       o->code = e->code;
+    } else {
+      o->no_status = true;
     }
     o->raw_signal = e->raw_signal;
     o->core_dumped = e->core_dumped != 0;
@@ -306,9 +308,11 @@ static int from_pbc(tether_pbc_decoder *d, const Tether__V1__Frame *f, tether_ms
   return 0;
 }
 
-static tether__wire_kind pbc_kind(const void *msg, uint32_t number, const void **sub) {
+static tether__wire_kind pbc_kind(const void *msg, uint32_t number, const void **sub,
+                                  int *oneof) {
   const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(msg, number);
   if (!f) return TETHER__WIRE_UNKNOWN;
+  *oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
   if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
     *sub = f->descriptor;
     return TETHER__WIRE_MESSAGE;
@@ -552,7 +556,9 @@ static int to_pbc(const tether_msg *m, pbc_frame *p) {
     const tether_msg_exited *e = &m->u.exited;
     Tether__V1__Exited *o = &p->b.exited;
     tether__v1__exited__init(o);
-    if (e->signaled) {
+    if (e->no_status) {
+      o->status_case = TETHER__V1__EXITED__STATUS__NOT_SET;
+    } else if (e->signaled) {
       o->status_case = TETHER__V1__EXITED__STATUS_SIGNAL;
       o->signal = (Tether__V1__SignalNumber)e->signal;
     } else {

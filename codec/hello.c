@@ -91,6 +91,13 @@ int tether_hello_agree(const tether_msg_hello *ours, const tether_msg_hello *pee
                 "peer's max_frame_size %u is outside [%u, %u]", peer->max_frame_size,
                 TETHER_FRAME_MAX_MINIMUM, TETHER_FRAME_MAX_CEILING);
 
+  /* A runner hosts at least one session; a parent's value is informational. */
+  if (expect_role == TETHER_ROLE_RUNNER &&
+      (peer->max_sessions < 1 || peer->max_sessions > TETHER_SESSIONS_MAX_CEILING))
+    return fail(msg, msg_len, TETHER_EPROTOCOL,
+                "runner's max_sessions %u is outside [1, %u]", peer->max_sessions,
+                TETHER_SESSIONS_MAX_CEILING);
+
   out->version = hi;
   out->max_frame_out = peer->max_frame_size;
   out->peer_capabilities = peer->capabilities;

@@ -21,7 +21,8 @@ void tether_hello_init(tether_msg *m, uint32_t role, const char *implementation,
 
 /* Checks the peer's Hello against ours: the peer's role must be
  * `expect_role`, its max_frame_size within [TETHER_FRAME_MAX_MINIMUM,
- * TETHER_FRAME_MAX_CEILING], its version range well-formed (min <= max,
+ * TETHER_FRAME_MAX_CEILING], a runner's max_sessions within [1,
+ * TETHER_SESSIONS_MAX_CEILING], its version range well-formed (min <= max,
  * min >= 1), and the two ranges must overlap. Returns 0, TETHER_EVERSION (msg names both ranges) or
  * TETHER_EPROTOCOL; `msg` receives a human-readable reason. */
 int tether_hello_agree(const tether_msg_hello *ours, const tether_msg_hello *peer,

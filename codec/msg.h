@@ -127,6 +127,8 @@ typedef struct tether_msg_output {
 
 typedef struct tether_msg_exited {
   bool signaled;        /* which arm of the oneof: false = code, true = signal */
+  bool no_status;       /* neither arm set (invalid, PROTOCOL.md §5.9); on
+                         * encode: both left out (tests and fuzzers only) */
   uint32_t code;
   uint32_t signal;
   int32_t raw_signal;

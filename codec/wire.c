@@ -41,6 +41,7 @@ static int message(walk *w, const uint8_t *p, const uint8_t *end, const void *ms
                    int depth) {
   if (depth > MAX_DEPTH) return bad(w, "messages nested too deeply");
   uint64_t seen_messages = 0; /* known submessage fields met, by number */
+  int seen_oneof = 0;         /* a oneof member was met */
   while (p < end) {
     /* Bounds what protobuf-c allocates per frame (one bookkeeping record
      * per field occurrence, unknown fields kept) independently of the
@@ -53,7 +54,14 @@ static int message(walk *w, const uint8_t *p, const uint8_t *end, const void *ms
     uint32_t number = (uint32_t)(key >> 3), wt = (uint32_t)(key & 7);
     if (number == 0) return bad(w, "field number 0");
     const void *sub = NULL;
-    tether__wire_kind k = w->kind(msg, number, &sub);
+    int oneof = 0;
+    tether__wire_kind k = w->kind(msg, number, &sub, &oneof);
+    /* Two bodies in one Frame (or code and signal in one Exited): refused,
+     * never "the last one wins", which would drop the first unseen. */
+    if (oneof) {
+      if (seen_oneof) return bad(w, "two members of a oneof (two bodies in one frame)");
+      seen_oneof = 1;
+    }
     /* The schema has no repeated message fields. A singular submessage
      * sent twice is merged by nanopb (as protobuf says) but overwritten by
      * protobuf-c: no tether peer splits a submessage, so it is refused. */

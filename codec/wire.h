@@ -9,9 +9,12 @@
  * from its own generated descriptors; after that the two libraries agree.
  * Two rules go beyond syntax: a frame holds at most TETHER_FRAME_FIELDS_MAX
  * field occurrences (bounding protobuf-c's allocations, which happen before
- * any count check), and a singular submessage field may appear only once
+ * any count check), a singular submessage field may appear only once
  * per message (the schema has no repeated message fields; a future one
- * needs its own kind here).
+ * needs its own kind here), and a message holds at most one occurrence of
+ * oneof members (protobuf keeps the last and silently drops the others:
+ * Output then Exited in one Frame would lose the Output; every message in
+ * the schema has at most one oneof, so one count per message suffices).
  */
 #ifndef TETHER_CODEC_WIRE_H
 #define TETHER_CODEC_WIRE_H
@@ -26,9 +29,10 @@ typedef enum tether__wire_kind {
   TETHER__WIRE_MESSAGE  /* known submessage: walked with *sub */
 } tether__wire_kind;
 
-/* Kind of field `number` in message `msg` (an adapter's descriptor). */
+/* Kind of field `number` in message `msg` (an adapter's descriptor); *oneof
+ * is set to 1 when the field is a member of a oneof. */
 typedef tether__wire_kind (*tether__wire_kind_fn)(const void *msg, uint32_t number,
-                                                  const void **sub);
+                                                  const void **sub, int *oneof);
 
 /* 0 if `p` passes the strict rules, else TETHER_EDECODE with a static
  * reason in *why. */

@@ -56,6 +56,7 @@ FRAME_MAX_MINIMUM = 64 << 10
 FRAME_MAX_CEILING = 16 << 20
 ARGV_MAX_COUNT = 4096
 NAME_MAX_BYTES = 64
+MESSAGE_MAX_BYTES = 1024
 SESSIONS_MAX_CEILING = 65536
 
 pb = None  # the generated module, set by load_schema()
@@ -1324,6 +1325,81 @@ def t_malformed(k):
     c2.expect_fatal(pb.ERROR_CODE_PROTOCOL)
 
 
+def expect_silent_close(c, why):
+    """The runner closes the channel without sending an Error (an Error is
+    never answered with one, PROTOCOL.md 5.10) and its process exits."""
+    n = len(c.errors)
+    c.until(lambda: c.eof, 10, "the runner to close the channel (%s)" % why, allow_fatal=True, allow_eof=True)
+    expect(c.eof, "the runner did not close the channel after %s", why)
+    expect(len(c.errors) == n, "the runner answered %s with Error{%s}", why,
+           ", ".join(enum_name(pb.ErrorCode, e.code) for _, e in c.errors[n:]))
+    c.wait_process(10 * c.kit.scale)
+
+
+@check("error-protocol-unflagged")
+def t_error_protocol_unflagged(k):
+    # PROTOCOL, VERSION_UNSUPPORTED and TIMEOUT are fatal whatever `fatal` says.
+    for code in (pb.ERROR_CODE_PROTOCOL, pb.ERROR_CODE_TIMEOUT):
+        c = k.conn()
+        c.open()
+        f = pb.Frame(session=0)
+        f.error.code = code
+        f.error.message = "fatal flag left out"
+        c.send(f)
+        expect_silent_close(c, "Error{%s, fatal: false}" % enum_name(pb.ErrorCode, code))
+
+
+@check("error-never-answered")
+def t_error_never_answered(k):
+    # Non-fatal Errors with an unknown code, on an unknown session and on
+    # session 0: no answer, and the connection goes on.
+    c = k.conn()
+    c.open()
+    n = len(c.errors)
+    for sid, code in ((91, 77), (92, pb.ERROR_CODE_UNKNOWN_SESSION), (0, pb.ERROR_CODE_INTERNAL)):
+        f = pb.Frame(session=sid)
+        f.error.code = code
+        f.error.message = "a report the runner must not answer"
+        c.send(f)
+    c.spawn(2, k.target.argv(("out", "still here")))
+    s = c.wait_exited(2)
+    expect(s.data(pb.STREAM_STDOUT) == b"still here\n", "after the Errors: %r", s.data(pb.STREAM_STDOUT))
+    expect(len(c.errors) == n, "the runner answered an Error with Error{%s}",
+           ", ".join(enum_name(pb.ErrorCode, e.code) for _, e in c.errors[n:]))
+    c.goodbye_and_close()
+
+
+@check("error-message-too-long")
+def t_error_too_long(k):
+    # Text over TETHER_MESSAGE_MAX_BYTES is undecodable (section 8); in an
+    # Error the connection just ends, without an Error in reply.
+    c = k.conn()
+    c.open()
+    f = pb.Frame(session=0)
+    f.error.code = pb.ERROR_CODE_INVALID
+    f.error.message = "m" * (MESSAGE_MAX_BYTES + 1)
+    c.send(f)
+    expect_silent_close(c, "an Error with a %d-byte message" % (MESSAGE_MAX_BYTES + 1))
+    c2 = k.conn()  # in a Goodbye: Error{PROTOCOL, fatal}
+    c2.open()
+    f = pb.Frame(session=0)
+    f.goodbye.reason = "r" * (MESSAGE_MAX_BYTES + 1)
+    c2.send(f)
+    c2.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+
+
+@check("two-bodies")
+def t_two_bodies(k):
+    # Frame{session 1, stdin_close, status_request}: protobuf would keep the
+    # last body and drop the first unseen; refused as undecodable (section 8).
+    c = k.conn()
+    c.open()
+    c.spawn(1, k.target.argv(("cat",)))
+    c.wait_spawned(1)
+    c.send_payload(bytes([0x08, 0x01, 0x4A, 0x00, 0x72, 0x00]))
+    c.expect_fatal(pb.ERROR_CODE_PROTOCOL)
+
+
 @check("wrong-direction")
 def t_wrong_direction(k):
     c = k.conn()
@@ -1724,6 +1800,7 @@ class ScriptedRunner:
         self.deadline = time.monotonic() + float(os.environ.get("TETHER_CONF_RUNNER_TIMEOUT", "20"))
         self.peer_hello = None
         self.preface_ok = False
+        self.errors_seen = []  # (session, code, fatal) of the parent's Errors
 
     def finding(self, msg):
         if self.report:
@@ -1755,10 +1832,15 @@ class ScriptedRunner:
     def hello(self):
         # win-*: a runner on Windows, as tether-runner.exe introduces itself
         terminal = pb.CAPABILITY_CONPTY if self.scenario.startswith("win-") else pb.CAPABILITY_PTY
+        caps = [pb.CAPABILITY_PIPES, terminal, pb.CAPABILITY_SIGNALS]
+        extra = {}
+        if self.scenario == "credit-over-window":
+            caps.append(pb.CAPABILITY_FLOW_CONTROL)
+            extra = dict(initial_window=CREDIT_WINDOW, max_window=4 * CREDIT_WINDOW)
         return self.frame(0, "hello", version_min=1, version_max=1, role=pb.ROLE_RUNNER,
                           implementation="tether-conformance-scripted", implementation_version="0.1.0",
-                          capabilities=[pb.CAPABILITY_PIPES, terminal, pb.CAPABILITY_SIGNALS],
-                          max_frame_size=FRAME_MAX_DEFAULT, max_sessions=16)
+                          capabilities=caps, max_frame_size=FRAME_MAX_DEFAULT,
+                          max_sessions=0 if self.scenario == "max-sessions-zero" else 16, **extra)
 
     def read_frame(self):
         """Next frame from the parent, None at EOF or deadline."""
@@ -1795,9 +1877,20 @@ class ScriptedRunner:
             self.buf += chunk
 
     def drain(self):
-        """Waits for the parent to close the channel (or the deadline)."""
-        while self.read_frame() is not None:
-            pass
+        """Waits for the parent to close the channel (or the deadline); the
+        Errors it sent meanwhile are in self.errors_seen."""
+        while True:
+            f = self.read_frame()
+            if f is None:
+                return
+            self.note_error(f)
+
+    def note_error(self, f):
+        if f.WhichOneof("body") == "error":
+            self.errors_seen.append((f.session, f.error.code, f.error.fatal))
+
+    def errors_with(self, code):
+        return [e for e in self.errors_seen if e[1] == code]
 
     def handshake(self):
         f = self.read_frame()
@@ -1811,6 +1904,12 @@ class ScriptedRunner:
             self.finding("the parent's Hello offers versions %d..%d" % (h.version_min, h.version_max))
         if not (FRAME_MAX_MINIMUM <= h.max_frame_size <= FRAME_MAX_CEILING):
             self.finding("the parent's Hello has max_frame_size %d" % h.max_frame_size)
+        if self.scenario == "hello-capabilities":
+            # A parent lists only what describes it: FLOW_CONTROL (5.2).
+            other = [c for c in h.capabilities if c != pb.CAPABILITY_FLOW_CONTROL]
+            if other:
+                self.finding("the parent's Hello lists runner capabilities %s"
+                             % ", ".join(enum_name(pb.Capability, c) for c in other))
         self.peer_hello = h
         return True
 
@@ -1852,6 +1951,20 @@ class ScriptedRunner:
         self.write(PREFACE + self.hello())
         if not self.handshake():
             return 1
+        if sc == "max-sessions-zero":
+            # A runner's max_sessions is in [1, 65536] (5.2): the parent must
+            # refuse this Hello (Error{PROTOCOL, fatal}) and spawn nothing.
+            self.mark()
+            while True:
+                f = self.read_frame()
+                if f is None:
+                    break
+                self.note_error(f)
+                if f.WhichOneof("body") == "spawn":
+                    self.finding("the parent spawned on a runner that hosts max_sessions 0")
+            if not any(code == pb.ERROR_CODE_PROTOCOL and fatal for _, code, fatal in self.errors_seen):
+                self.finding("the parent did not refuse max_sessions 0 with Error{PROTOCOL, fatal}")
+            return 0
         sid, sp = self.wait_spawn()
         if sid is None:
             return 1
@@ -1859,7 +1972,7 @@ class ScriptedRunner:
         words = b" ".join(argv[1:]) + b"\n"
         S, O, E = pb.STREAM_STDOUT, pb.STREAM_STDERR, "exited"
         spawned = self.frame(sid, "spawned", pid=4242)
-        if sc == "echo":
+        if sc in ("echo", "hello-capabilities"):
             self.write(spawned + self.out(sid, S, words, 0) + self.frame(sid, E, code=0))
         elif sc == "exit-code":
             self.write(spawned + self.out(sid, S, b"out", 0) + self.out(sid, O, b"err", 0) +
@@ -1915,12 +2028,126 @@ class ScriptedRunner:
                                   % argv[0].decode(errors="replace")))
         elif sc == "frame-for-unknown-session":
             self.write(spawned + self.out(sid + 100, S, b"x", 0) + self.frame(sid, E, code=0))
+        elif sc == "spawn-failed-escapes":
+            # Terminal control in the runner's text: clear screen, a title
+            # (OSC ... BEL), carriage return, backspace, C1 CSI.
+            self.write(self.frame(sid, "spawn_failed", stage=pb.SPAWN_STAGE_EXEC, error=pb.SPAWN_ERROR_NOT_FOUND,
+                                  os_error=errno.ENOENT, os_error_space=pb.OS_ERROR_SPACE_POSIX,
+                                  message="\x1b[2J\x1b]0;pwned\x07\rnot found\b\b\u009b31m"))
+        elif sc == "exit-signal-unknown":
+            self.write(spawned + self.frame(sid, E, signal=200, raw_signal=200))
+        elif sc == "exited-no-status":
+            self.write(spawned + self.out(sid, S, b"x", 0) + self.frame(sid, E))
+            self.mark()
+            self.drain()
+            if not any(es == sid and code == pb.ERROR_CODE_INVALID for es, code, _ in self.errors_seen):
+                self.finding("no Error{INVALID} for an Exited with neither code nor signal (5.9)")
+            return 0
+        elif sc == "two-bodies":
+            one = pb.Frame(session=sid)
+            one.output.stream = S
+            one.output.data = b"lost"
+            two = pb.Frame()
+            two.exited.code = 0
+            p = one.SerializeToString() + two.SerializeToString()  # Output, then Exited
+            self.write(spawned + struct.pack("<I", len(p)) + p)
+        elif sc == "output-after-exited":
+            self.write(spawned + self.frame(sid, E, code=0) + self.out(sid, S, b"late", 0))
+        elif sc == "errors-not-fatal":
+            # Non-fatal Errors never end a session (5.10), whatever the code,
+            # and are never answered; one for a session never created neither.
+            self.write(spawned + self.frame(sid, "error", code=pb.ERROR_CODE_INTERNAL, message="transient") +
+                       self.frame(sid, "error", code=77, message="a code from a newer runner") +
+                       self.frame(sid + 100, "error", code=pb.ERROR_CODE_UNKNOWN_SESSION, message="no session") +
+                       self.out(sid, S, b"ok", 0) + self.frame(sid, E, code=0))
+            self.mark()
+            self.drain()
+            if self.errors_seen:
+                self.finding("the parent answered an Error with Error{%s}"
+                             % ", ".join(enum_name(pb.ErrorCode, c) for _, c, _ in self.errors_seen))
+            return 0
+        elif sc == "error-too-long":
+            self.write(spawned + self.frame(sid, "error", code=pb.ERROR_CODE_INVALID, message="m" * 1025))
+            self.mark()
+            self.drain()
+            if self.errors_seen:
+                self.finding("the parent answered an undecodable Error with Error{%s}"
+                             % ", ".join(enum_name(pb.ErrorCode, c) for _, c, _ in self.errors_seen))
+            return 0
+        elif sc == "credit-over-window":
+            return self.play_credit(sid, spawned)
         else:
             self.finding("unknown scenario %s" % sc)
             return 2
         self.mark()
         self.drain()
         return 0
+
+
+CREDIT_WINDOW = 4096
+
+
+def _play_credit(self, sid, spawned):
+    """Credit{STDIN} that would take the parent's outstanding credit past
+    max_window: the whole grant is refused (Error{LIMIT}), so no stdin byte
+    beyond the grants that fit arrives (5.8)."""
+    self.write(spawned)
+    flow = pb.CAPABILITY_FLOW_CONTROL in self.peer_hello.capabilities
+    got = 0
+    if flow:
+        while got < CREDIT_WINDOW:
+            f = self.read_frame()
+            if f is None:
+                self.finding("the parent sent %d stdin bytes, not its initial window of %d" % (got, CREDIT_WINDOW))
+                return 1
+            self.note_error(f)
+            if f.WhichOneof("body") == "stdin_data":
+                got += len(f.stdin_data.data)
+        self.write(self.frame(sid, "credit", stream=pb.STREAM_STDIN, bytes=(1 << 64) - 1))
+        while not self.errors_with(pb.ERROR_CODE_LIMIT):
+            f = self.read_frame()
+            if f is None:
+                self.finding("no Error{LIMIT} for Credit{STDIN} past max_window")
+                return 1
+            self.note_error(f)
+            if f.WhichOneof("body") == "stdin_data":
+                got += len(f.stdin_data.data)
+        self.write(self.frame(sid, "credit", stream=pb.STREAM_STDIN, bytes=100))
+        while got < CREDIT_WINDOW + 100:
+            f = self.read_frame()
+            if f is None:
+                break
+            self.note_error(f)
+            if f.WhichOneof("body") == "stdin_data":
+                got += len(f.stdin_data.data)
+        if got != CREDIT_WINDOW + 100:
+            self.finding("the parent sent %d stdin bytes against grants of %d (it obeyed a grant past max_window)"
+                         % (got, CREDIT_WINDOW + 100))
+    self.write(self.out(sid, pb.STREAM_STDOUT, b"ok", 0) + self.frame(sid, "exited", code=0))
+    self.mark()
+    self.drain()
+    return 0
+
+
+ScriptedRunner.play_credit = _play_credit
+
+
+def want_not_success(bad_rc=(), message=True):
+    def judge(rc, out, err):
+        expect(rc != 0 and rc not in bad_rc, "exit status %s: the parent reported success or a status it "
+               "made up from a missing or foreign field", rc)
+        if message:
+            expect(err.strip(), "the parent exited %d without a message on stderr", rc)
+    return judge
+
+
+def want_no_terminal_control(rc_want):
+    def judge(rc, out, err):
+        expect(rc == rc_want, "exit status %s, expected %d", rc, rc_want)
+        for ch, name in (("\x1b", "ESC"), ("\x07", "BEL"), ("\r", "CR"), ("\b", "BS"), ("\u009b", "CSI (C1)")):
+            expect(ch not in err, "the runner's %s reached the parent's stderr raw: %r", name, err[-200:])
+        expect("not found" in err, "the runner's message is not shown at all: %r", err)
+    return judge
 
 
 def parent_case(name, scenario, program, want, stdin=b"", timeout=20):
@@ -1949,9 +2176,11 @@ def want_rejected(bad_output=None):
 
 
 def want_exited_twice(rc, out, err):
-    expect(rc != 5, "the parent reported the second Exited (code 5)")
-    expect(rc == 3 or (rc != 0 and err.strip()),
-           "exit status %s: expected 3 (the duplicate Exited dropped) or a clean rejection with a message", rc)
+    # A frame for a session that is over is Error{PROTOCOL, fatal} (6.4):
+    # neither Exited's status is reported.
+    expect(rc not in (0, 3, 5), "exit status %s: the parent reported an Exited of a runner that then "
+           "broke the protocol", rc)
+    expect(err.strip(), "the parent exited %d without a message on stderr", rc)
 
 
 parent_case("parent-echo", "echo", ["echo", "hello", "conformance"], want_exact(0, b"hello conformance\n", None))
@@ -1967,6 +2196,18 @@ parent_case("parent-rejects-garbage-preface", "garbage-preface", ["true"], want_
 parent_case("parent-rejects-oversized-frame", "oversized-frame", ["true"], want_rejected())
 parent_case("parent-rejects-unknown-session", "frame-for-unknown-session", ["true"], want_rejected())
 parent_case("parent-runner-vanishes", "runner-vanishes", ["sleep", "100"], want_rejected())
+parent_case("parent-escapes-spawn-failed", "spawn-failed-escapes", ["/nonexistent/prog"],
+            want_no_terminal_control(127))
+parent_case("parent-exit-signal-unknown", "exit-signal-unknown", ["sleep", "100"], want_not_success((200,), message=False))
+parent_case("parent-exited-no-status", "exited-no-status", ["true"], want_not_success())
+parent_case("parent-rejects-two-bodies", "two-bodies", ["true"], want_rejected(b"lost"))
+parent_case("parent-rejects-output-after-exited", "output-after-exited", ["true"], want_rejected(b"late"))
+parent_case("parent-errors-not-fatal", "errors-not-fatal", ["true"], want_exact(0, b"ok", None))
+parent_case("parent-error-too-long", "error-too-long", ["sleep", "100"], want_rejected())
+parent_case("parent-credit-over-window", "credit-over-window", ["cat"], want_exact(0, b"ok", None),
+            stdin=b"i" * 20000)
+parent_case("parent-hello-capabilities", "hello-capabilities", ["echo", "hi"], want_exact(0, b"hi\n", None))
+parent_case("parent-rejects-max-sessions-zero", "max-sessions-zero", ["true"], want_rejected())
 # A runner on Windows sends the same frames with platform-shaped values
 # (docs/PROTOCOL.md 6.6): a parent treats them exactly as any other. A
 # 32-bit exit code that a POSIX status cannot hold must never read as 0.

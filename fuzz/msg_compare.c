@@ -139,6 +139,7 @@ bool fuzz_msg_equal(const tether_msg *a, const tether_msg *b, char *diff,
     break;
   case TETHER_MSG_EXITED:
     NUM(u.exited.signaled);
+    NUM(u.exited.no_status);
     NUM(u.exited.code);
     NUM(u.exited.signal);
     NUM(u.exited.raw_signal);

@@ -197,19 +197,38 @@ static int stream_valid(const tether_session *s, uint32_t stream) {
   return 0;
 }
 
+static void reply_error(tether_parent *p, uint32_t session, uint32_t wire,
+                        const char *text) {
+  tether_msg m;
+  memset(&m, 0, sizeof m);
+  m.session = session;
+  m.type = TETHER_MSG_ERROR;
+  m.u.error.code = wire;
+  m.u.error.message.data = (const uint8_t *)text;
+  m.u.error.message.len = strlen(text);
+  tether__parent_send(p, &m, 1);
+}
+
+/* An Output or OutputTruncated on a stream the session does not have (or
+ * an unknown value): a well-formed frame with a bad value, so
+ * Error{INVALID} and the frame is ignored (PROTOCOL.md §6.4); no byte of a
+ * stream the session has is lost. */
 static int check_stream(tether_parent *p, tether_session *s, const char *what,
                         uint32_t stream) {
   if (stream_valid(s, stream)) return 1;
+  const char *text;
   if (s->pty)
-    violation(p, "runner sent %s on stream %u (%s) for session %u, a terminal (pty) "
-              "session, which only has pty output", what, stream, stream_name(stream),
-              s->id);
+    text = tether__parent_fmt(p, "%s on stream %u (%s) for session %u, a terminal (pty) "
+                              "session, which only has pty output; ignored", what, stream,
+                              stream_name(stream), s->id);
   else if (stream == TETHER_STREAM_STDERR)
-    violation(p, "runner sent %s on stderr for session %u, whose stderr is merged into "
-              "stdout", what, s->id);
+    text = tether__parent_fmt(p, "%s on stderr for session %u, whose stderr is merged "
+                              "into stdout; ignored", what, s->id);
   else
-    violation(p, "runner sent %s on stream %u (%s) for session %u, which only has "
-              "stdout and stderr", what, stream, stream_name(stream), s->id);
+    text = tether__parent_fmt(p, "%s on stream %u (%s) for session %u, which only has "
+                              "stdout and stderr; ignored", what, stream, stream_name(stream),
+                              s->id);
+  reply_error(p, s->id, TETHER_WIRE_INVALID, text);
   return 0;
 }
 
@@ -280,8 +299,8 @@ static void on_output(tether_parent *p, tether_session *s, const tether_msg *m) 
               "OutputTruncated", stream_name(o->stream), s->id);
     return;
   }
-  if (o->data.len == 0) {
-    violation(p, "runner sent an empty Output for session %u", s->id);
+  if (o->data.len == 0) { /* tether_msg_validate refuses it; see on_invalid */
+    reply_error(p, s->id, TETHER_WIRE_INVALID, "empty Output.data; ignored");
     return;
   }
   if (o->offset != s->next_off[i]) {
@@ -336,34 +355,36 @@ static void on_truncated(tether_parent *p, tether_session *s, const tether_msg *
   *d = (UINT64_MAX - *d < add) ? UINT64_MAX : *d + add;
 }
 
-static void reply_error(tether_parent *p, uint32_t session, uint32_t wire,
-                        const char *text) {
-  tether_msg m;
-  memset(&m, 0, sizeof m);
-  m.session = session;
-  m.type = TETHER_MSG_ERROR;
-  m.u.error.code = wire;
-  m.u.error.message.data = (const uint8_t *)text;
-  m.u.error.message.len = strlen(text);
-  tether__parent_send(p, &m, 1);
-}
-
 static void on_credit(tether_parent *p, tether_session *s, const tether_msg *m) {
-  if (m->u.credit.stream != TETHER_STREAM_STDIN) {
-    /* A well-formed frame with a bad value: Error{INVALID}, ignored. */
-    const char *text = tether__parent_fmt(
-        p, "Credit for stream %u (%s) on session %u; a runner grants stdin credit only",
-        m->u.credit.stream, stream_name(m->u.credit.stream), s->id);
-    reply_error(p, s->id, TETHER_WIRE_INVALID, text);
-    return;
-  }
-  if (!p->flow) return; /* not negotiated: Credit frames are ignored */
+  if (!p->flow) return; /* not negotiated: Credit frames are ignored (§5.8) */
   if (s->state == TETHER__S_DONE) {
     violation(p, "runner sent Credit for session %u after it was over", s->id);
     return;
   }
+  if (m->u.credit.stream != TETHER_STREAM_STDIN || s->stdin_null) {
+    /* A well-formed frame with a bad value: Error{INVALID}, ignored. */
+    const char *text =
+        m->u.credit.stream != TETHER_STREAM_STDIN
+            ? tether__parent_fmt(p, "Credit for stream %u (%s) on session %u; a runner "
+                                 "grants stdin credit only", m->u.credit.stream,
+                                 stream_name(m->u.credit.stream), s->id)
+            : tether__parent_fmt(p, "Credit{STDIN} on session %u, whose stdin is the null "
+                                 "device; ignored", s->id);
+    reply_error(p, s->id, TETHER_WIRE_INVALID, text);
+    return;
+  }
+  /* Outstanding credit never exceeds max_window: a grant that would pass it
+   * is refused whole, as the runner refuses output credit (§5.8). */
   uint64_t add = m->u.credit.bytes;
-  s->in_credit = (UINT64_MAX - s->in_credit < add) ? UINT64_MAX : s->in_credit + add;
+  if (s->in_credit > p->max_window || add > p->max_window - s->in_credit) {
+    const char *text = tether__parent_fmt(
+        p, "Credit of %llu stdin bytes on session %u would leave more than max_window %u "
+        "outstanding (%llu now); ignored", (unsigned long long)add, s->id, p->max_window,
+        (unsigned long long)s->in_credit);
+    reply_error(p, s->id, TETHER_WIRE_LIMIT, text);
+    return;
+  }
+  s->in_credit += add;
 }
 
 static void on_status_reply(tether_parent *p, tether_session *s, const tether_msg *m) {
@@ -394,6 +415,24 @@ static void on_exited(tether_parent *p, tether_session *s, const tether_msg *m) 
     return;
   }
   const tether_msg_exited *e = &m->u.exited;
+  if (e->no_status) {
+    /* Invalid (§5.9): Error{INVALID}, and the session is over with no
+     * status. It must never read as "exited 0" because a field was missing. */
+    const char *text = tether__parent_fmt(
+        p, "Exited for session %u with neither code nor signal; the session is over, "
+        "its exit status unknown", s->id);
+    reply_error(p, s->id, TETHER_WIRE_INVALID, text);
+    if (p->dead) return;
+    tether__parent_session_done(p, s, TETHER_EPROTOCOL);
+    if (!listening(s) || !p->o.callbacks.on_error) return;
+    char buf[sizeof p->msg];
+    snprintf(buf, sizeof buf, "runner sent %s", text);
+    p->in_callback++;
+    p->o.callbacks.on_error(p, s, TETHER_EPROTOCOL, buf, p->o.userdata);
+    p->in_callback--;
+    p->events++;
+    return;
+  }
   tether_exit_status *st = &s->status;
   st->exited = !e->signaled;
   st->signaled = e->signaled;
@@ -435,7 +474,8 @@ static void on_error_frame(tether_parent *p, tether_session *s, const tether_msg
   char buf[sizeof p->msg];
   int code = map_wire(m->u.error.code);
   int fatal = m->u.error.fatal || m->u.error.code == TETHER_WIRE_PROTOCOL ||
-              m->u.error.code == TETHER_WIRE_VERSION_UNSUPPORTED;
+              m->u.error.code == TETHER_WIRE_VERSION_UNSUPPORTED ||
+              m->u.error.code == TETHER_WIRE_TIMEOUT; /* fatal whatever the flag (§5.10) */
   tether__escape(text, sizeof text, m->u.error.message.data,
                         m->u.error.message.len, TETHER__ESC_KEEP_UTF8 | TETHER__ESC_KEEP_QUOTES);
   /* A session-scoped Error is a report: it never ends the session (a bad
@@ -459,7 +499,7 @@ static void on_error_frame(tether_parent *p, tether_session *s, const tether_msg
                         0, buf);
     return;
   }
-  if (!s && p->o.callbacks.on_error) {
+  if (!s && m->session == 0 && p->o.callbacks.on_error) {
     snprintf(buf, sizeof buf, "runner error: %s", text);
     p->in_callback++;
     p->o.callbacks.on_error(p, NULL, code, buf, p->o.userdata);
@@ -469,6 +509,29 @@ static void on_error_frame(tether_parent *p, tether_session *s, const tether_msg
 }
 
 /* ----------------------------------------------------------- dispatcher */
+
+/* A frame that did not decode. One that parsed but broke a value rule keeps
+ * its session and type (tether__msg_keep_address): an empty Output.data on
+ * a live session is Error{INVALID} and ignored (§6.4), returning 0. Text
+ * that is not UTF-8 or over its limit is undecodable (§8), fatal; in an
+ * Error frame the connection ends without a reply, since an Error is never
+ * answered with an Error (§5.10). Returns 1 once the connection is over. */
+static int on_undecodable(tether_parent *p, const tether_msg *m, int rc, const char *why) {
+  char buf[sizeof p->msg];
+  if (rc == TETHER_EINVAL && m->type == TETHER_MSG_OUTPUT && m->session != 0) {
+    tether_session *s = tether__parent_find(p, m->session);
+    if (s && s->state == TETHER__S_RUNNING) {
+      reply_error(p, m->session, TETHER_WIRE_INVALID,
+                  tether__parent_fmt(p, "Output for session %u: %s; ignored", m->session, why));
+      return p->dead;
+    }
+  }
+  snprintf(buf, sizeof buf, "runner sent a frame that does not decode (%s: %s)",
+           tether_err_name(rc), why);
+  if (m->type == TETHER_MSG_ERROR) tether__parent_fail(p, TETHER_EPROTOCOL, 0, buf);
+  else tether__parent_fail(p, TETHER_EPROTOCOL, TETHER_WIRE_PROTOCOL, buf);
+  return 1;
+}
 
 
 static void handle(tether_parent *p, const tether_msg *m) {
@@ -509,9 +572,22 @@ static void handle(tether_parent *p, const tether_msg *m) {
   if (m->session != 0) {
     s = tether__parent_find(p, m->session);
     if (!s) {
-      if (p->ids_wrapped || m->session <= p->max_id) return; /* freed: dropped */
-      violation(p, "runner sent %s for session %u, which was never created", name,
-                m->session);
+      /* An Error is never answered (§5.10): about a session that is over
+       * (a request that crossed its Exited) it reports nothing; a fatal
+       * one still ends the connection. */
+      if (m->type == TETHER_MSG_ERROR) {
+        on_error_frame(p, NULL, m);
+        return;
+      }
+      if (m->type == TETHER_MSG_CREDIT && !p->flow) return; /* ignored (§5.8) */
+      /* A runner sends nothing on a session after its Exited or
+       * SpawnFailed, so a frame for an id that is not live is a violation
+       * whether the id is over (its record freed) or was never used. */
+      if (p->ids_wrapped || m->session <= p->max_id)
+        violation(p, "runner sent %s for session %u after it was over", name, m->session);
+      else
+        violation(p, "runner sent %s for session %u, which was never created", name,
+                  m->session);
       return;
     }
   } else if (m->type != TETHER_MSG_ERROR) {
@@ -547,11 +623,8 @@ int tether__parent_dispatch(tether_parent *p) {
     tether_msg m;
     const char *why = NULL;
     rc = tether_pbc_decode(p->dec, pl, len, &m, &why);
-    if (rc < 0) {
-      violation(p, "runner sent a frame that does not decode (%s: %s)",
-                tether_err_name(rc), why ? why : "?");
-      break;
-    }
+    if (rc < 0 && on_undecodable(p, &m, rc, why ? why : "?")) break;
+    if (rc < 0) continue;
     handle(p, &m);
     if (!p->in_callback) {
       sweep(p);

@@ -8,11 +8,9 @@
 #include "transport/escape.h"
 
 #define PARENT_IMPLEMENTATION "libtether_parent"
-#define PARENT_CAPS                                                           \
-  (TETHER_CAP_BIT(TETHER_CAP_PIPES) | TETHER_CAP_BIT(TETHER_CAP_SIGNALS) |    \
-   TETHER_CAP_BIT(TETHER_CAP_FLOW_CONTROL) |                                  \
-   TETHER_CAP_BIT(TETHER_CAP_RESOURCE_USAGE) |                                \
-   TETHER_CAP_BIT(TETHER_CAP_PROCESS_GROUPS))
+/* A parent lists only what describes it (PROTOCOL.md §5.2); the others
+ * are runner capabilities. */
+#define PARENT_CAPS TETHER_CAP_BIT(TETHER_CAP_FLOW_CONTROL)
 
 static void parent_defaults(tether_parent_options *o) {
   memset(o, 0, sizeof *o);
@@ -294,9 +292,9 @@ int tether__parent_handshake(tether_parent *p, char *err, size_t errlen) {
     p->version = ag.version;
     p->max_frame_out = ag.max_frame_out;
     p->peer_caps = ag.peer_capabilities;
-    p->peer_max_sessions = ag.peer_max_sessions ? ag.peer_max_sessions
-                                                : TETHER_SESSIONS_MAX_DEFAULT;
+    p->peer_max_sessions = ag.peer_max_sessions; /* [1, ceiling]: checked by agree */
     p->window = ag.initial_window ? ag.initial_window : p->o.window;
+    p->max_window = ag.max_window;
     p->flow = (p->peer_caps & TETHER_CAP_BIT(TETHER_CAP_FLOW_CONTROL)) != 0;
     tether__escape(p->impl, sizeof p->impl, m.u.hello.implementation.data,
                           m.u.hello.implementation.len, TETHER__ESC_KEEP_UTF8 | TETHER__ESC_KEEP_QUOTES);

@@ -99,6 +99,7 @@ struct tether_parent {
   uint32_t peer_caps;
   uint32_t peer_max_sessions;
   uint32_t window;            /* agreed initial window per stream */
+  uint32_t max_window;        /* agreed most outstanding credit per stream */
   int flow;                   /* the runner does credit-based flow control */
   char impl[TETHER_NAME_MAX_BYTES * 4 + 1];
   char impl_version[TETHER_NAME_MAX_BYTES * 4 + 1];

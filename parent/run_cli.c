@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport/escape.h"
+
 int tether__run_cli_parse(int argc, char **argv, const char *usage, int with_pty,
                           tether__run_cli *o) {
   memset(o, 0, sizeof *o);
@@ -52,6 +54,25 @@ int tether__run_spawn_failed_status(const tether_spawn_failure *f) {
   if (f->stage != TETHER_STAGE_EXEC) return TETHER__RUN_EXIT_FAILED;
   return f->error == TETHER_SPAWN_ERR_NOT_FOUND ? TETHER__RUN_EXIT_NOT_FOUND
                                                 : TETHER__RUN_EXIT_CANNOT_EXEC;
+}
+
+int tether__run_signal_status(int sig) {
+  switch (sig) {
+    case TETHER_SIG_HUP: case TETHER_SIG_INT: case TETHER_SIG_QUIT:
+    case TETHER_SIG_ILL: case TETHER_SIG_TRAP: case TETHER_SIG_ABRT:
+    case TETHER_SIG_BUS: case TETHER_SIG_FPE: case TETHER_SIG_KILL:
+    case TETHER_SIG_USR1: case TETHER_SIG_SEGV: case TETHER_SIG_USR2:
+    case TETHER_SIG_PIPE: case TETHER_SIG_ALRM: case TETHER_SIG_TERM:
+    case TETHER_SIG_CONT: case TETHER_SIG_STOP: case TETHER_SIG_TSTP:
+    case TETHER_SIG_WINCH:
+      return 128 + sig;
+    default:
+      return TETHER__RUN_EXIT_UNKNOWN_SIGNAL;
+  }
+}
+
+void tether__run_printable(char *dst, size_t cap, const void *src, size_t len) {
+  tether__escape(dst, cap, src, len, TETHER__ESC_KEEP_UTF8 | TETHER__ESC_KEEP_QUOTES);
 }
 
 tether_parent *tether__run_start(tether_parent_options *po, int verbose) {

@@ -11,6 +11,7 @@
 #define TETHER__RUN_EXIT_FAILED 125      /* tether-run or the runner failed */
 #define TETHER__RUN_EXIT_CANNOT_EXEC 126 /* the program could not be executed */
 #define TETHER__RUN_EXIT_NOT_FOUND 127   /* the program was not found */
+#define TETHER__RUN_EXIT_UNKNOWN_SIGNAL 255 /* killed by a signal without a portable number */
 
 typedef struct tether__run_cli {
   const char *cwd, *runner_cmd, *sandbox;
@@ -30,6 +31,17 @@ int tether__run_cli_parse(int argc, char **argv, const char *usage, int with_pty
 /* The status for a failed Spawn: 127 not found, 126 not executable (other
  * EXEC failures), 125 for every other stage. */
 int tether__run_spawn_failed_status(const tether_spawn_failure *f);
+
+/* The status for a program killed by portable signal `sig`: 128+N for a
+ * signal PROTOCOL.md §5.6 names (the shell's convention), 255 for any
+ * other (SIGNAL_UNSPECIFIED or a number this build does not know), which
+ * would otherwise alias an exit code (signal 200 would read as exit 200). */
+int tether__run_signal_status(int sig);
+
+/* `len` bytes the runner chose (a message, a name) as printable text for
+ * our stderr: the one escaper (transport/escape.h), UTF-8 kept, control
+ * bytes (ESC, CSI, \r, \b, C1) as \xNN. NUL-terminated, truncated to fit. */
+void tether__run_printable(char *dst, size_t cap, const void *src, size_t len);
 
 /* Starts the runner `po` names (callbacks and userdata set by the caller;
  * error_buf is set here). Returns NULL after printing why it could not start;

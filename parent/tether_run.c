@@ -5,12 +5,17 @@
  *              -- PROGRAM ARGS...
  *
  * Copies the program's stdout/stderr to its own as they arrive, forwards
- * its stdin, forwards SIGINT/SIGTERM/SIGHUP to the program's process group,
- * and exits with the program's status: its exit code, 128+N when signal N
- * killed it, 127 when it was not found, 126 when it could not be executed,
- * 125 when tether-run or the runner failed. An exit code above 255 (a
+ * its stdin, forwards SIGINT/SIGTERM/SIGHUP to the program's process group
+ * (a second SIGINT/SIGTERM within 3 s terminates it: SIGTERM, then SIGKILL
+ * after the runner's grace), and exits with the program's status: its exit
+ * code, 128+N when portable signal N killed it, 255 for a signal without a
+ * portable number, 127 when it was not found, 126 when it could not be
+ * executed, 125 when tether-run or the runner failed (also when the runner
+ * broke the protocol after the program's end). An exit code above 255 (a
  * runner on Windows: 32 bits, e.g. 0xC0000005) gives 1, never its low
- * byte, which could be 0; -v prints it whole.
+ * byte, which could be 0; -v prints it whole. When the reader of our
+ * stdout or stderr goes away, the program gets SIGPIPE. Text from the
+ * runner is printed escaped (tether__run_printable).
  *
  * -t (--pty) runs the program on a pseudo-terminal (docs/PROTOCOL.md §6.5),
  * like `ssh -t`: when our stdin is a terminal it is put in raw mode (so ^C,
@@ -57,9 +62,11 @@ static const char usage[] =
     "                  [-t | -T] [-v] -- PROGRAM ARGS...\n"
     "\n"
     "Runs PROGRAM through a tether runner and behaves like it: same output,\n"
-    "same input, same exit status (128+N if killed by signal N; 127 not\n"
-    "found; 126 not executable; 125 if tether-run or the runner failed; 1\n"
-    "for an exit code above 255, from a runner on Windows).\n"
+    "same input, same exit status (128+N if killed by signal N, 255 by a\n"
+    "signal without a portable number; 127 not found; 126 not executable;\n"
+    "125 if tether-run or the runner failed; 1 for an exit code above 255,\n"
+    "from a runner on Windows). A second SIGINT/SIGTERM within 3 s\n"
+    "terminates the program (SIGKILL after the runner's grace).\n"
     "\n"
     "  --cwd DIR        run the program in DIR\n"
     "  --env K=V        set a variable (K alone removes it); repeatable\n"
@@ -80,7 +87,7 @@ static const char usage[] =
 typedef struct run {
   tether_parent *p;
   tether_session *s;
-  const char *prog;
+  char prog[512];     /* argv[0], printable (escaped) for our messages */
   int verbose;
   int out_broken;     /* our stdout is gone: output is dropped */
   int err_broken;
@@ -92,6 +99,7 @@ typedef struct run {
   long long hup_kill_at; /* ... then Terminate at this time (ms), 0: done */
   int winsz_fd;       /* the local terminal whose size we follow, -1: none */
   uint32_t rows, cols; /* the size last sent */
+  long long stop_sig_at; /* when SIGINT/SIGTERM was last forwarded (ms), 0: never */
 } run;
 
 static int sig_pipe[2] = { -1, -1 };
@@ -230,9 +238,12 @@ static void cb_spawned(tether_session *s, uint64_t pid, void *ud) {
 static void cb_spawn_failed(tether_session *s, const tether_spawn_failure *f, void *ud) {
   run *r = ud;
   tty_restore();
-  if (f->message_len > 0)
-    fprintf(stderr, "tether-run: %.*s\n", (int)f->message_len, f->message);
-  else if (f->os_error_space == TETHER_OS_ERR_POSIX && f->os_error > 0)
+  if (f->message_len > 0) {
+    /* The runner's text: escaped, never raw bytes on the user's terminal. */
+    char text[TETHER_MESSAGE_MAX_BYTES * 4 + 1];
+    tether__run_printable(text, sizeof text, f->message, f->message_len);
+    fprintf(stderr, "tether-run: %s\n", text);
+  } else if (f->os_error_space == TETHER_OS_ERR_POSIX && f->os_error > 0)
     fprintf(stderr, "tether-run: cannot run \"%s\": %s\n", r->prog,
             strerror((int)f->os_error));
   else
@@ -249,10 +260,11 @@ static void cb_output(tether_session *s, int stream, const void *data, size_t le
   if (*broken) return;
   if (write_full(err ? 2 : 1, data, len) < 0) {
     *broken = 1;
-    /* The program would have died of SIGPIPE writing to a closed pipe; on
-     * a terminal, the terminal is gone. */
+    /* The program would have died of SIGPIPE writing to a closed pipe
+     * (stdout's or stderr's reader gone alike); on a terminal, the
+     * terminal is gone. */
     if (r->pty) hang_up(r);
-    else if (!err) tether_session_signal(s, TETHER_SIG_PIPE, 1);
+    else tether_session_signal(s, TETHER_SIG_PIPE, 1);
   }
 }
 
@@ -264,7 +276,7 @@ static void cb_exit(tether_session *s, const tether_exit_status *st, void *ud) {
       fprintf(stderr, "tether-run: \"%s\" was killed by signal %d%s%s\n", r->prog,
               st->signal, st->core_dumped ? " (core dumped)" : "",
               st->timed_out ? " (timed out)" : "");
-    decide(r, 128 + (st->signal & 0x7f));
+    decide(r, tether__run_signal_status(st->signal));
   } else {
     if (r->verbose)
       fprintf(stderr, "tether-run: \"%s\" exited with status %u (0x%X)\n", r->prog, st->code,
@@ -276,17 +288,37 @@ static void cb_exit(tether_session *s, const tether_exit_status *st, void *ud) {
 static void cb_error(tether_parent *p, tether_session *s, int code, const char *msg,
                      void *ud) {
   run *r = ud;
+  (void)p;
+  /* `msg` is the library's; any runner text in it is already escaped. */
+  int over = code == TETHER_EPROTOCOL || code == TETHER_ECLOSED;
+  if (!s && over) {
+    /* The connection ended. After the program's end that is news only if
+     * the runner broke the protocol: then its report cannot be trusted
+     * either, and the status is 125, never the program's. */
+    if (r->decided && code != TETHER_EPROTOCOL) return;
+    tty_restore();
+    fprintf(stderr, "tether-run: %s\n", msg);
+    r->decided = 0;
+    decide(r, EXIT_FAILED);
+    return;
+  }
   if (r->decided) return;
   tty_restore();
-  fprintf(stderr, "tether-run: %s\n", msg);
-  if (s && !tether_session_done(s)) {
-    /* The runner refused something for the program (e.g. input it could not
-     * queue): it no longer runs as it would directly, so stop it rather
-     * than let it go on with a hole in its input. */
-    fprintf(stderr, "tether-run: stopping \"%s\"\n", r->prog);
-    tether_session_terminate(s, 0);
+  fprintf(stderr, "tether-run: %s%s", msg, nl());
+  if (s && tether_session_done(s)) { /* ended without a status */
+    decide(r, EXIT_FAILED);
+    return;
   }
-  decide(r, EXIT_FAILED);
+  /* Otherwise a non-fatal Error from the runner: a report, the program
+   * goes on (PROTOCOL.md §5.10) -- except Error{LIMIT} on the session,
+   * the runner refusing input it could not queue: the program no longer
+   * runs as it would directly, so it is stopped rather than go on with a
+   * hole in its input. */
+  if (s && code == TETHER_ELIMIT) {
+    fprintf(stderr, "tether-run: stopping \"%s\"%s", r->prog, nl());
+    tether_session_terminate(s, 0);
+    decide(r, EXIT_FAILED);
+  }
 }
 
 /* ---------------------------------------------------------------- setup */
@@ -407,11 +439,30 @@ static int pty_signal(run *r, int sig) {
   }
 }
 
+/* A second SIGINT or SIGTERM within ESCALATE_MS of the last forwarded one
+ * terminates the program (polite signal to its group, SIGKILL after the
+ * runner's grace), as `docker run` does: a program that ignores them can
+ * still be stopped without killing tether-run. */
+#define ESCALATE_MS 3000
+static int escalate(run *r, int sig) {
+  if (sig != SIGINT && sig != SIGTERM) return 0;
+  long long now = now_ms();
+  int again = r->stop_sig_at && now - r->stop_sig_at <= ESCALATE_MS;
+  r->stop_sig_at = now;
+  if (!again) return 0;
+  if (r->verbose)
+    fprintf(stderr, "tether-run: second %s: terminating \"%s\"%s",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", r->prog, nl());
+  tether_session_terminate(r->s, 0);
+  return 1;
+}
+
 static void forward_signals(run *r) {
   unsigned char buf[64];
   ssize_t n;
   while ((n = read(sig_pipe[0], buf, sizeof buf)) > 0) {
     for (ssize_t i = 0; i < n; i++) {
+      if (!tether_session_done(r->s) && escalate(r, buf[i])) continue;
       if (r->pty && !tether_session_done(r->s) && pty_signal(r, buf[i])) continue;
       int sig = portable_signal(buf[i]);
       if (sig && !tether_session_done(r->s)) {
@@ -519,7 +570,7 @@ int main(int argc, char **argv) {
 
   run r;
   memset(&r, 0, sizeof r);
-  r.prog = argv[i];
+  tether__run_printable(r.prog, sizeof r.prog, argv[i], strlen(argv[i]));
   r.verbose = o.verbose;
 
   char runner_path[PATH_MAX];

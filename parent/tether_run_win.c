@@ -60,7 +60,7 @@ static const char usage[] =
 typedef struct run {
   tether_parent *p;
   tether_session *s;
-  const char *prog;
+  char prog[512];     /* argv[0], printable (escaped) for our messages */
   int verbose;
   int out_broken, err_broken;
   unsigned long exit_code;
@@ -96,9 +96,12 @@ static void cb_spawned(tether_session *s, uint64_t pid, void *ud) {
 static void cb_spawn_failed(tether_session *s, const tether_spawn_failure *f, void *ud) {
   run *r = ud;
   (void)s;
-  if (f->message_len > 0)
-    fprintf(stderr, "tether-run: %.*s\n", (int)f->message_len, f->message);
-  else
+  if (f->message_len > 0) {
+    /* The runner's text: escaped, never raw bytes on the user's console. */
+    char text[TETHER_MESSAGE_MAX_BYTES * 4 + 1];
+    tether__run_printable(text, sizeof text, f->message, f->message_len);
+    fprintf(stderr, "tether-run: %s\n", text);
+  } else
     fprintf(stderr, "tether-run: cannot run \"%s\" (stage %d, error %d, %s error %lld)\n",
             r->prog, f->stage, f->error,
             f->os_error_space == TETHER_OS_ERR_WIN32 ? "Win32" : "OS",
@@ -272,7 +275,7 @@ int main(void) {
 
   run r;
   memset(&r, 0, sizeof r);
-  r.prog = argv[i];
+  tether__run_printable(r.prog, sizeof r.prog, argv[i], strlen(argv[i]));
   r.verbose = o.verbose;
 
   tether_parent_options po;

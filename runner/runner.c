@@ -600,6 +600,14 @@ static void handle_session_frame(tether__runner *r, const tether_msg *m) {
 }
 
 static void handle_hello(tether__runner *r, const tether_msg *m) {
+  if (m->type == TETHER_MSG_ERROR) { /* ends the handshake; never answered */
+    char text[256];
+    tether__escape(text, sizeof text, m->u.error.message.data, m->u.error.message.len, 0);
+    tether__runner_close(r, m->u.error.code == TETHER_WIRE_VERSION_UNSUPPORTED
+                                ? TETHER_EVERSION : TETHER_EPROTOCOL,
+                         "the parent ended the handshake with an error: %s", text);
+    return;
+  }
   if (m->type != TETHER_MSG_HELLO) {
     fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL,
           "expected Hello as the first frame, got %s", tether_msg_type_name(m->type));
@@ -633,6 +641,22 @@ static void handle_hello(tether__runner *r, const tether_msg *m) {
   r->read_chunk = chunk < TETHER__RUNNER_READ_CHUNK ? chunk : TETHER__RUNNER_READ_CHUNK;
   r->state = TETHER__READY;
   r->handshake_deadline = 0;
+}
+
+/* An Error from the parent is never answered (PROTOCOL.md §5.10). PROTOCOL,
+ * VERSION_UNSUPPORTED and TIMEOUT end the connection whatever `fatal`
+ * says; any other code (an unknown one too) ends it only if fatal. */
+static void on_error_frame(tether__runner *r, const tether_msg *m) {
+  uint32_t code = m->u.error.code;
+  if (!m->u.error.fatal && code != TETHER_WIRE_PROTOCOL &&
+      code != TETHER_WIRE_VERSION_UNSUPPORTED && code != TETHER_WIRE_TIMEOUT)
+    return;
+  char text[256];
+  tether__escape(text, sizeof text, m->u.error.message.data, m->u.error.message.len, 0);
+  tether__runner_close(r, code == TETHER_WIRE_VERSION_UNSUPPORTED ? TETHER_EVERSION
+                          : code == TETHER_WIRE_TIMEOUT           ? TETHER_ETIMEDOUT
+                                                                  : TETHER_EPROTOCOL,
+                       "the parent sent a fatal error (code %u): %s", code, text);
 }
 
 /* A session frame from the parent that parsed but broke a limit or a value
@@ -674,6 +698,13 @@ static void handle_payload(tether__runner *r, const uint8_t *p, size_t n) {
   const char *why = NULL;
   int rc = tether_nanopb_decode(r->dec, p, n, &m, &why);
   if (rc < 0 && refuse_invalid(r, &m, rc, why ? why : tether_strerror(rc))) return;
+  if (rc < 0 && m.type == TETHER_MSG_ERROR) {
+    /* Its text is not UTF-8 or too long: undecodable, but an Error is never
+     * answered with one (§5.10), so the connection just ends. */
+    tether__runner_close(r, TETHER_EPROTOCOL, "the parent sent an Error that does not "
+                         "decode: %s", why ? why : tether_strerror(rc));
+    return;
+  }
   if (rc < 0) {
     fatal(r, TETHER_WIRE_PROTOCOL, TETHER_EPROTOCOL, "bad frame from the parent: %s (%s)",
           why ? why : "does not decode", tether_err_name(rc));
@@ -696,15 +727,8 @@ static void handle_payload(tether__runner *r, const uint8_t *p, size_t n) {
     tether__runner_close(r, 0, NULL);
     return;
   case TETHER_MSG_ERROR:
-    if (m.u.error.fatal) {
-      char text[256];
-      tether__escape(text, sizeof text, m.u.error.message.data, m.u.error.message.len, 0);
-      tether__runner_close(r,
-                           m.u.error.code == TETHER_WIRE_VERSION_UNSUPPORTED ? TETHER_EVERSION
-                                                                             : TETHER_EPROTOCOL,
-                           "the parent sent a fatal error: %s", text);
-    }
-    return; /* a non-fatal error from the parent needs no answer */
+    on_error_frame(r, &m);
+    return;
   case TETHER_MSG_CREDIT:
     /* Without flow control every Credit is ignored, even one for a session
      * that is not live (§5.8). */

@@ -8,6 +8,7 @@
 #include "harness.h"
 #include "channel_send.h"
 #include "transport/channel.h"
+#include "transport/escape.h"
 
 
 /* ---- helpers ---- */
@@ -581,7 +582,22 @@ TEST(short_read_ends_batch_socketpair) { short_read_ends_batch(tether_transport_
 TEST(short_read_ends_batch_pipe_pair) { short_read_ends_batch(tether_transport_pipe_pair, 1); }
 TEST(short_read_ends_batch_memory) { short_read_ends_batch(tether_transport_memory_pair, 0); }
 
-TEST_MAIN(TEST_ENTRY(options_defaults), TEST_ENTRY(new_rejects_bad_options),
+/* The one escaper for peer text on a terminal: control bytes, CR, BS and
+ * the C1 controls (U+0080..U+009F, e.g. CSI U+009B) never come out raw,
+ * also when UTF-8 is kept; other UTF-8 stays readable. */
+TEST(escape_terminal_control) {
+  static const char in[] = "\x1b[2J\x1b]0;t\x07\r\b\xc2\x9b" "31m \xc3\xa9 \xc2\xa0";
+  char out[256];
+  tether__escape(out, sizeof out, in, sizeof in - 1, TETHER__ESC_KEEP_UTF8 | TETHER__ESC_KEEP_QUOTES);
+  CHECK_EQ_STR(out, "\\x1b[2J\\x1b]0;t\\x07\\r\\x08\\xc2\\x9b31m \xc3\xa9 \xc2\xa0");
+  tether__escape(out, sizeof out, "\xc2\x85", 2, 0);
+  CHECK_EQ_STR(out, "\\xc2\\x85");
+  /* a C1 pair that does not fit is left out whole */
+  tether__escape(out, 8, "ab\xc2\x9b", 4, TETHER__ESC_KEEP_UTF8);
+  CHECK_EQ_STR(out, "ab");
+}
+
+TEST_MAIN(TEST_ENTRY(escape_terminal_control), TEST_ENTRY(options_defaults), TEST_ENTRY(new_rejects_bad_options),
           TEST_ENTRY(many_frames_socketpair), TEST_ENTRY(many_frames_pipe_pair),
           TEST_ENTRY(many_frames_memory), TEST_ENTRY(large_frames_both_ways),
           TEST_ENTRY(max_pending_bounds_the_queue), TEST_ENTRY(reserve_commit),

@@ -746,14 +746,29 @@ TEST(wire_corner_cases_agree) {
   w_bytes(&f, 3, b.p, b.len);
   decode_both(&c, f.p, f.len, TETHER_EDECODE, NULL, "Spawn.permission_profile twice");
   w_free(&f);
-  /* spawn, then hello: the last member wins, with only its own fields. */
+  /* spawn, then hello: two bodies in one frame are refused by both, never
+   * "the last member wins" (PROTOCOL.md §8); so are code and signal in one
+   * Exited. */
   memset(&f, 0, sizeof f);
   w_bytes(&f, 3, a.p, a.len);
   w_bytes(&f, 2, "", 0);
+  decode_both(&c, f.p, f.len, TETHER_EDECODE, NULL, "spawn then hello");
+  w_free(&f);
+  wbuf e = {0};
+  w_uint(&e, 1, 0);
+  w_uint(&e, 2, 9);
+  memset(&f, 0, sizeof f);
+  w_bytes(&f, 16, e.p, e.len);
+  decode_both(&c, f.p, f.len, TETHER_EDECODE, NULL, "Exited with code and signal");
+  w_free(&f), w_free(&e);
+  /* Exited with neither: decodes, marked (the receiver's rule, §5.9). */
+  memset(&f, 0, sizeof f);
+  w_uint(&f, 1, 4);
+  w_bytes(&f, 16, "", 0);
   tether_msg got;
   CHECK_RC(tether_nanopb_decode(c.np, f.p, f.len, &got, NULL), 0);
-  CHECK_EQ_INT(got.type, TETHER_MSG_HELLO);
-  decode_both(&c, f.p, f.len, 0, &got, "spawn then hello");
+  CHECK(got.type == TETHER_MSG_EXITED && got.u.exited.no_status);
+  decode_both(&c, f.p, f.len, 0, &got, "Exited with no status");
   w_free(&f), w_free(&a), w_free(&b), w_free(&p1), w_free(&p2);
   /* More than TETHER_FRAME_FIELDS_MAX field occurrences: refused by both
    * before protobuf-c allocates for them; exactly at the limit: decodes. */
@@ -776,14 +791,13 @@ TEST(wire_corner_cases_agree) {
   for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
     decode_both(&c, (const uint8_t *)edges[i].bytes, edges[i].len, TETHER_EDECODE, NULL,
                 edges[i].what);
-  /* Exited: the last arm of the status oneof wins. */
+  /* Exited: two arms of the status oneof are refused, never "the last
+   * wins" (the first would be lost unseen). */
   memset(&s, 0, sizeof s);
   w_uint(&s, 2, 9);
   w_uint(&s, 1, 3);
   f = w_frame(0, 16, &s);
-  memset(&want, 0, sizeof want);
-  want.type = TETHER_MSG_EXITED, want.u.exited.code = 3;
-  decode_both(&c, f.p, f.len, 0, &want, "exited arms");
+  decode_both(&c, f.p, f.len, TETHER_EDECODE, NULL, "exited arms");
   w_free(&s), w_free(&f);
   codecs_free(&c);
   CHECK_NO_LEAKS();

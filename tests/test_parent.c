@@ -990,7 +990,16 @@ typedef enum fake_kind {
   FK_FREED_SESSION,
   FK_STALL,
   FK_FLOW,
-  FK_PTY_FLOW
+  FK_PTY_FLOW,
+  FK_CREDIT_OVER_WINDOW,  /* Credit{STDIN} past max_window: Error{LIMIT}, ignored */
+  FK_CREDIT_STDIN_NULL,   /* Credit{STDIN} on a NULL-stdin session: Error{INVALID} */
+  FK_EXITED_NO_STATUS,    /* Exited with neither code nor signal */
+  FK_TWO_BODIES,          /* Output and Exited in one Frame */
+  FK_ERROR_UNKNOWN_SESSION, /* a non-fatal Error on a never-created id: not answered */
+  FK_ERROR_LONG,          /* Error with a 1025-byte message: close, no reply */
+  FK_ERROR_TIMEOUT_NONFATAL, /* Error{TIMEOUT, fatal: false}: fatal all the same */
+  FK_LATE_AFTER_FREE,     /* Output for a session over and released: fatal */
+  FK_HELLO_CAPS           /* checks the parent's Hello capabilities */
 } fake_kind;
 
 /* Handshake variants. */
@@ -1001,7 +1010,8 @@ typedef enum fake_hello {
   FH_VERSION,
   FH_PREFACE,
   FH_SILENT,
-  FH_GARBAGE
+  FH_GARBAGE,
+  FH_MAX_SESSIONS_0
 } fake_hello;
 
 /* The last Spawn's io_mode (5), pty_rows (6), pty_cols (7). */
@@ -1035,6 +1045,32 @@ static int fake_drain(int fd, uint32_t want_code) {
   return got ? 0 : 3;
 }
 
+/* Until EOF: 0 if a non-fatal Error{code} arrived on `sid` and no Error was
+ * fatal, else 3. */
+static int fake_expect_report(int fd, uint32_t sid, uint32_t want_code) {
+  pf_frame f;
+  int got = 0, fatal_seen = 0;
+  while (pf_recv(fd, &f) == 0) {
+    if (f.body == 17) {
+      uint32_t code;
+      int fatal;
+      pf_error_fields(&f, &code, &fatal);
+      if (fatal) fatal_seen = 1;
+      else if (code == want_code && f.session == sid) got = 1;
+    }
+  }
+  return got && !fatal_seen ? 0 : 3;
+}
+
+/* Until EOF: 0 if no Error frame at all arrived, else 3. */
+static int fake_expect_silence(int fd) {
+  pf_frame f;
+  int errors = 0;
+  while (pf_recv(fd, &f) == 0)
+    if (f.body == 17) errors++;
+  return errors ? 3 : 0;
+}
+
 static int fake_main(int fd, fake_hello h, fake_kind k) {
   static pf_buf b;
   char preface[TETHER_PREFACE_LEN];
@@ -1058,8 +1094,14 @@ static int fake_main(int fd, fake_hello h, fake_kind k) {
       if (pf_read_full(fd, preface, sizeof preface) < 0) return 6;
       return fake_drain(fd, 9);
     case FH_GARBAGE: pf_send_raw(fd, "\xff\xff\xff", 3); break;
+    case FH_MAX_SESSIONS_0:
+      pf_hello_body(&b, 1, 1, 2);
+      b.n -= 3; /* drop max_sessions (40 80 08): it is 0 */
+      pf_send(fd, 0, 2, &b);
+      break;
     default:
-      if (k == FK_FLOW || k == FK_PTY_FLOW) {
+      if (k == FK_FLOW || k == FK_PTY_FLOW || k == FK_CREDIT_OVER_WINDOW ||
+          k == FK_CREDIT_STDIN_NULL) {
         /* Flow control on, with a 64 KiB window. */
         pf_hello_body(&b, 1, 1, 2);
         pf_uint(&b, 6, 5);
@@ -1074,6 +1116,26 @@ static int fake_main(int fd, fake_hello h, fake_kind k) {
   if (pf_read_full(fd, preface, sizeof preface) < 0) return 6;
   if (h == FH_VERSION) return fake_drain(fd, 2);
   if (h != FH_OK) return fake_drain(fd, 1);
+  if (k == FK_HELLO_CAPS) {
+    /* A parent lists only CAPABILITY_FLOW_CONTROL (PROTOCOL.md §5.2). */
+    pf_frame f;
+    if (pf_recv(fd, &f) < 0 || f.body != 2) return 30;
+    size_t i = 0;
+    while (i < f.bn) {
+      uint64_t tag, v;
+      if (pf_getvarint(f.bd, f.bn, &i, &tag) < 0) return 31;
+      if ((tag & 7) == 2) {
+        if (pf_getvarint(f.bd, f.bn, &i, &v) < 0 || v > f.bn - i) return 32;
+        if ((tag >> 3) == 6 && !(v == 1 && f.bd[i] == 5)) return 33;
+        i += (size_t)v;
+      } else if ((tag & 7) == 0) {
+        if (pf_getvarint(f.bd, f.bn, &i, &v) < 0) return 34;
+        if ((tag >> 3) == 6 && v != 5) return 35; /* unpacked */
+      } else {
+        return 36;
+      }
+    }
+  }
 
   uint32_t sid = fake_await_spawn(fd);
   switch (k) {
@@ -1107,15 +1169,21 @@ static int fake_main(int fd, fake_hello h, fake_kind k) {
     case FK_BAD_STREAM:
       pf_spawned(fd, sid, 42);
       pf_output(fd, sid, 3, "x", 1, 0);
-      break;
+      pf_output(fd, sid, 1, "ok", 2, 0);
+      pf_exited(fd, sid, 0);
+      return fake_expect_report(fd, sid, 8);
     case FK_STDERR_WHEN_MERGED:
       pf_spawned(fd, sid, 42);
       pf_output(fd, sid, 2, "x", 1, 0);
-      break;
+      pf_output(fd, sid, 1, "ok", 2, 0);
+      pf_exited(fd, sid, 0);
+      return fake_expect_report(fd, sid, 8);
     case FK_EMPTY_DATA:
       pf_spawned(fd, sid, 42);
       pf_output(fd, sid, 1, "", 0, 0);
-      break;
+      pf_output(fd, sid, 1, "ok", 2, 0);
+      pf_exited(fd, sid, 0);
+      return fake_expect_report(fd, sid, 8);
     case FK_SESSION_FRAME_ON_0: pf_spawned(fd, 0, 42); break;
     case FK_PARENT_ONLY_FRAME:
       b.n = 0;
@@ -1135,7 +1203,9 @@ static int fake_main(int fd, fake_hello h, fake_kind k) {
     case FK_STDOUT_ON_PTY:
       pf_spawned(fd, sid, 42);
       pf_output(fd, sid, 1, "x", 1, 0);
-      break;
+      pf_output(fd, sid, 3, "ok", 2, 0);
+      pf_exited(fd, sid, 0);
+      return fake_expect_report(fd, sid, 8);
     case FK_EOF_MID_SESSION:
       pf_spawned(fd, sid, 42);
       pf_output(fd, sid, 1, "partial", 7, 0);
@@ -1175,7 +1245,7 @@ static int fake_main(int fd, fake_hello h, fake_kind k) {
       if (poll(&pl, 1, 200) != 0) return 12; /* anything more now is too much */
       b.n = 0;
       pf_uint(&b, 1, 4);
-      pf_uint(&b, 2, 1 << 20);
+      pf_uint(&b, 2, 200000 - 65536); /* within max_window (the parent's 256 KiB) */
       pf_send(fd, sid, 13, &b); /* Credit{STDIN} */
       int closed = 0;
       while (!closed) {
@@ -1220,6 +1290,109 @@ static int fake_main(int fd, fake_hello h, fake_kind k) {
       pf_exited(fd, sid, 0);
       return fake_drain(fd, 999) == 3 ? 0 : 7;
     }
+    case FK_CREDIT_OVER_WINDOW: {
+      /* 64 KiB window, 256 KiB max_window (the parent's): the parent has
+       * sent its 64 KiB; a grant of 2^64-1 is refused whole (Error{LIMIT})
+       * and the parent sends no byte more until a grant that fits. An
+       * obeying parent would send the other 134464 bytes right after its
+       * reply, ahead of the good grant. */
+      pf_frame f;
+      uint64_t got = 0;
+      int limit_seen = 0;
+      pf_spawned(fd, sid, 42);
+      while (got < 65536) {
+        if (pf_recv(fd, &f) < 0) return 40;
+        if (f.body == 8) got += pf_body_field(&f, 1);
+      }
+      b.n = 0;
+      pf_uint(&b, 1, 4);
+      pf_uint(&b, 2, UINT64_MAX);
+      pf_send(fd, sid, 13, &b);
+      while (!limit_seen) {
+        if (pf_recv(fd, &f) < 0) return 41;
+        if (f.body == 8) got += pf_body_field(&f, 1);
+        if (f.body == 17) {
+          uint32_t code;
+          int fatal;
+          pf_error_fields(&f, &code, &fatal);
+          if (code != 6 || fatal || f.session != sid) return 42;
+          limit_seen = 1;
+        }
+      }
+      b.n = 0;
+      pf_uint(&b, 1, 4);
+      pf_uint(&b, 2, 1000);
+      pf_send(fd, sid, 13, &b); /* fits: 1000 more, no byte beyond */
+      while (got < 65536 + 1000) {
+        if (pf_recv(fd, &f) < 0) return 43;
+        if (f.body == 8) got += pf_body_field(&f, 1);
+      }
+      if (got != 65536 + 1000) return 44;
+      pf_exited(fd, sid, 0);
+      return fake_drain(fd, 999) == 3 ? 0 : 7;
+    }
+    case FK_CREDIT_STDIN_NULL:
+      pf_spawned(fd, sid, 42);
+      b.n = 0;
+      pf_uint(&b, 1, 4);
+      pf_uint(&b, 2, 100);
+      pf_send(fd, sid, 13, &b);
+      pf_output(fd, sid, 1, "ok", 2, 0);
+      pf_exited(fd, sid, 0);
+      return fake_expect_report(fd, sid, 8);
+    case FK_EXITED_NO_STATUS:
+      pf_spawned(fd, sid, 42);
+      pf_output(fd, sid, 1, "x", 1, 0);
+      pf_send(fd, sid, 16, NULL); /* Exited{}: no code, no signal */
+      return fake_expect_report(fd, sid, 8);
+    case FK_TWO_BODIES: {
+      pf_buf f;
+      pf_spawned(fd, sid, 42);
+      f.n = 0;
+      pf_uint(&f, 1, sid);
+      b.n = 0;
+      pf_uint(&b, 1, 1);
+      pf_bytes(&b, 2, "lost", 4);
+      pf_bytes(&f, 6, b.b, b.n); /* Output */
+      b.n = 0;
+      pf_uint(&b, 1, 0);
+      pf_bytes(&f, 16, b.b, b.n); /* and Exited{code 0} */
+      pf_send_raw(fd, f.b, f.n);
+      break; /* Error{PROTOCOL, fatal} expected */
+    }
+    case FK_ERROR_UNKNOWN_SESSION:
+      pf_spawned(fd, sid, 42);
+      pf_error(fd, sid + 98, 4, 0, "no session 99");
+      pf_error(fd, sid + 99, 77, 0, "a code from the future");
+      pf_output(fd, sid, 1, "ok", 2, 0);
+      pf_exited(fd, sid, 0);
+      return fake_expect_silence(fd);
+    case FK_ERROR_LONG: {
+      static char longmsg[TETHER_MESSAGE_MAX_BYTES + 2];
+      memset(longmsg, 'm', TETHER_MESSAGE_MAX_BYTES + 1);
+      pf_spawned(fd, sid, 42);
+      pf_error(fd, sid, 8, 0, longmsg);
+      return fake_expect_silence(fd);
+    }
+    case FK_ERROR_TIMEOUT_NONFATAL:
+      pf_spawned(fd, sid, 42);
+      pf_error(fd, 0, 9, 0, "timeout, fatal flag left out");
+      return fake_expect_silence(fd);
+    case FK_LATE_AFTER_FREE: {
+      /* Session 1 ends and is released; then the parent spawns session 2,
+       * whose Spawned tells that the release happened; then a late Output
+       * for session 1. */
+      pf_spawned(fd, sid, 42);
+      pf_exited(fd, sid, 0);
+      uint32_t sid2 = fake_await_spawn(fd);
+      pf_spawned(fd, sid2, 43);
+      pf_output(fd, sid, 1, "late", 4, 0);
+      break; /* Error{PROTOCOL, fatal} expected */
+    }
+    case FK_HELLO_CAPS:
+      pf_spawned(fd, sid, 42);
+      pf_exited(fd, sid, 0);
+      return fake_drain(fd, 999) == 3 ? 0 : 7;
   }
   return fake_drain(fd, 1);
 }
@@ -1291,6 +1464,7 @@ typedef struct hostile_run {
 
 /* The io mode of hostile_open's session (30x100 for a pty). */
 static tether_io_mode hostile_io_mode = TETHER_IO_MODE_PIPES;
+static tether_stdin_mode hostile_stdin_mode = TETHER_STDIN_MODE_PIPE;
 
 static void hostile_open(hostile_run *h, fake_kind k, int merge, uint64_t cap) {
   tether_parent_options o;
@@ -1313,6 +1487,7 @@ static void hostile_open(hostile_run *h, fake_kind k, int merge, uint64_t cap) {
   so.stdout_cap = cap;
   so.userdata = &h->r;
   so.io_mode = hostile_io_mode;
+  so.stdin_mode = hostile_stdin_mode;
   if (hostile_io_mode == TETHER_IO_MODE_PTY) {
     so.pty_rows = 30;
     so.pty_cols = 100;
@@ -1364,11 +1539,31 @@ TEST(hostile_spawnfailed_after_spawned) {
 TEST(hostile_unknown_session) {
   hostile_violation(FK_UNKNOWN_SESSION, 0, TETHER_OUTPUT_UNCAPPED, "session 99, which was never created");
 }
-TEST(hostile_bad_stream) { hostile_violation(FK_BAD_STREAM, 0, TETHER_OUTPUT_UNCAPPED, "stream 3"); }
-TEST(hostile_stderr_when_merged) {
-  hostile_violation(FK_STDERR_WHEN_MERGED, 1, TETHER_OUTPUT_UNCAPPED, "merged");
+/* A well-formed frame with a bad value: Error{INVALID} on its session, the
+ * frame ignored, the session and the connection go on (PROTOCOL.md §6.4). */
+static void hostile_invalid(fake_kind k, int merge) {
+  hostile_run h;
+  hostile_open(&h, k, merge, TETHER_OUTPUT_UNCAPPED);
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(h.s, 5000, &st));
+  CHECK(st.exited && st.code == 0);
+  CHECK_EQ_MEM(h.r.out[0], h.r.len[0], "ok", 2);
+  CHECK_EQ_INT(h.r.len[1], 0);
+  CHECK_EQ_INT(h.g.conn_errors + h.g.session_errors, 0);
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0); /* it got Error{INVALID}, nothing fatal */
+  srec_free(&h.r);
+  LEAK_CHECK();
 }
-TEST(hostile_empty_data) { hostile_violation(FK_EMPTY_DATA, 0, TETHER_OUTPUT_UNCAPPED, "data"); }
+
+TEST(hostile_bad_stream) { hostile_invalid(FK_BAD_STREAM, 0); }
+TEST(hostile_stderr_when_merged) { hostile_invalid(FK_STDERR_WHEN_MERGED, 1); }
+TEST(hostile_empty_data) { hostile_invalid(FK_EMPTY_DATA, 0); }
+TEST(hostile_credit_stdin_null) {
+  hostile_stdin_mode = TETHER_STDIN_MODE_NULL;
+  hostile_invalid(FK_CREDIT_STDIN_NULL, 0);
+}
 TEST(hostile_session_frame_on_0) {
   hostile_violation(FK_SESSION_FRAME_ON_0, 0, TETHER_OUTPUT_UNCAPPED, "session 0");
 }
@@ -1380,7 +1575,18 @@ TEST(hostile_over_cap) { hostile_violation(FK_OVER_CAP, 0, 10, "past its cap"); 
 TEST(hostile_too_large) { hostile_violation(FK_TOO_LARGE, 0, TETHER_OUTPUT_UNCAPPED, "bad frame"); }
 TEST(hostile_stdout_on_pty) {
   hostile_io_mode = TETHER_IO_MODE_PTY;
-  hostile_violation(FK_STDOUT_ON_PTY, 0, TETHER_OUTPUT_UNCAPPED, "stream 1 (stdout) for session 1, a terminal");
+  hostile_run h;
+  hostile_open(&h, FK_STDOUT_ON_PTY, 0, TETHER_OUTPUT_UNCAPPED);
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(h.s, 5000, &st));
+  CHECK_EQ_MEM(h.r.out[0], h.r.len[0], "ok", 2);
+  CHECK_EQ_INT(h.r.streams, 1u << TETHER_STREAM_PTY);
+  CHECK_EQ_INT(h.g.conn_errors + h.g.session_errors, 0);
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0);
+  srec_free(&h.r);
+  LEAK_CHECK();
 }
 
 TEST(hostile_eof_mid_session) {
@@ -1445,6 +1651,125 @@ TEST(hostile_freed_session_dropped) {
   CHECK_OK(tether_parent_free(h.p));
   CHECK_EQ_INT(fake_status(&h.f), 0);
   srec_free(&h.r2);
+  LEAK_CHECK();
+}
+
+TEST(hostile_max_sessions_0) {
+  hostile_handshake(FH_MAX_SESSIONS_0, TETHER_EPROTOCOL, "max_sessions 0", NULL);
+}
+
+TEST(hostile_two_bodies) {
+  hostile_violation(FK_TWO_BODIES, 0, TETHER_OUTPUT_UNCAPPED, "two members of a oneof");
+}
+
+/* Credit{STDIN} past max_window: Error{LIMIT}, the whole grant ignored;
+ * the fake checks that no stdin byte beyond the good grants arrives. */
+TEST(hostile_credit_over_window) {
+  hostile_run h;
+  hostile_open(&h, FK_CREDIT_OVER_WINDOW, 0, TETHER_OUTPUT_UNCAPPED);
+  static char data[200000];
+  CHECK_OK(tether_session_write(h.s, data, sizeof data));
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(h.s, 5000, &st));
+  CHECK_EQ_INT(h.g.conn_errors + h.g.session_errors, 0);
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0);
+  srec_free(&h.r);
+  LEAK_CHECK();
+}
+
+/* Exited with neither code nor signal: never "exited 0". The session is
+ * over with TETHER_EPROTOCOL, the runner gets Error{INVALID}, and the
+ * connection goes on. */
+TEST(hostile_exited_no_status) {
+  hostile_run h;
+  hostile_open(&h, FK_EXITED_NO_STATUS, 0, TETHER_OUTPUT_UNCAPPED);
+  tether_exit_status st;
+  memset(&st, 0, sizeof st);
+  CHECK_EQ_INT(tether_session_wait(h.s, 5000, &st), TETHER_EPROTOCOL);
+  CHECK_EQ_INT(h.r.exited, 0);
+  CHECK_EQ_INT(h.r.nerrors, 1);
+  CHECK_EQ_INT(h.r.last_error, TETHER_EPROTOCOL);
+  CHECK(strstr(h.r.err_msg, "neither code nor signal") != NULL);
+  CHECK_EQ_INT(h.g.conn_errors, 0);
+  CHECK_EQ_INT(tether_parent_process(h.p), 0); /* still connected */
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0);
+  srec_free(&h.r);
+  LEAK_CHECK();
+}
+
+/* An Error is never answered: neither one for a session that was never
+ * created nor one with a code this build does not know; both are reports
+ * about nothing live, and the session goes on. */
+TEST(hostile_error_unknown_session) {
+  hostile_run h;
+  hostile_open(&h, FK_ERROR_UNKNOWN_SESSION, 0, TETHER_OUTPUT_UNCAPPED);
+  tether_exit_status st;
+  CHECK_OK(tether_session_wait(h.s, 5000, &st));
+  CHECK_EQ_MEM(h.r.out[0], h.r.len[0], "ok", 2);
+  CHECK_EQ_INT(h.g.conn_errors + h.g.session_errors, 0);
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0); /* no Error came back */
+  srec_free(&h.r);
+  LEAK_CHECK();
+}
+
+/* Fatal without an answer: an Error with a message over 1024 bytes is
+ * undecodable, and Error{TIMEOUT, fatal: false} is fatal by its code. */
+static void hostile_silent_end(fake_kind k, int want_code, const char *want) {
+  hostile_run h;
+  hostile_open(&h, k, 0, TETHER_OUTPUT_UNCAPPED);
+  CHECK(tether_session_wait(h.s, 5000, NULL) < 0);
+  CHECK_EQ_INT(h.g.conn_errors, 1);
+  CHECK_EQ_INT(h.g.conn_code, want_code);
+  if (!strstr(h.g.conn_msg, want)) FAIL("\"%s\" lacks \"%s\"", h.g.conn_msg, want);
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0); /* no Error came back */
+  srec_free(&h.r);
+  LEAK_CHECK();
+}
+TEST(hostile_error_long) { hostile_silent_end(FK_ERROR_LONG, TETHER_EPROTOCOL, "1024"); }
+TEST(hostile_error_timeout_nonfatal) {
+  hostile_silent_end(FK_ERROR_TIMEOUT_NONFATAL, TETHER_ECLOSED, "fatal flag left out");
+}
+
+/* A frame for a session that is over stays a violation after the embedder
+ * released the session (PROTOCOL.md §6.4: one behaviour, fatal). */
+TEST(hostile_late_after_free) {
+  hostile_run h;
+  hostile_open(&h, FK_LATE_AFTER_FREE, 0, TETHER_OUTPUT_UNCAPPED);
+  CHECK_OK(tether_session_wait(h.s, 5000, NULL));
+  tether_session_free(h.s);
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  const char *argv[] = { "two", NULL };
+  so.argv = argv;
+  so.userdata = &h.r2;
+  CHECK_OK(tether_session_spawn(h.p, &so, &h.s2));
+  CHECK_EQ_INT(tether_session_wait(h.s2, 5000, NULL), TETHER_EPROTOCOL);
+  CHECK_EQ_INT(h.g.conn_code, TETHER_EPROTOCOL);
+  if (!strstr(h.g.conn_msg, "Output for session 1 after it was over"))
+    FAIL("conn_msg: %s", h.g.conn_msg);
+  CHECK_EQ_INT(h.r2.len[0], 0);
+  tether_session_free(h.s2);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0); /* it got Error{PROTOCOL, fatal} */
+  srec_free(&h.r2);
+  LEAK_CHECK();
+}
+
+TEST(hostile_hello_caps) {
+  hostile_run h;
+  hostile_open(&h, FK_HELLO_CAPS, 0, TETHER_OUTPUT_UNCAPPED);
+  CHECK_OK(tether_session_wait(h.s, 5000, NULL));
+  tether_session_free(h.s);
+  CHECK_OK(tether_parent_free(h.p));
+  CHECK_EQ_INT(fake_status(&h.f), 0);
   LEAK_CHECK();
 }
 
@@ -1571,6 +1896,11 @@ TEST_MAIN(TEST_ENTRY(printf_exit7), TEST_ENTRY(missing_program), TEST_ENTRY(stdi
           TEST_ENTRY(hostile_eof_mid_session), TEST_ENTRY(hostile_fatal_error_frame),
           TEST_ENTRY(hostile_session_error_is_report), TEST_ENTRY(hostile_freed_session_dropped),
           TEST_ENTRY(hostile_stalled_runner), TEST_ENTRY(flow_control),
+          TEST_ENTRY(hostile_credit_stdin_null), TEST_ENTRY(hostile_max_sessions_0),
+          TEST_ENTRY(hostile_two_bodies), TEST_ENTRY(hostile_credit_over_window),
+          TEST_ENTRY(hostile_exited_no_status), TEST_ENTRY(hostile_error_unknown_session),
+          TEST_ENTRY(hostile_error_long), TEST_ENTRY(hostile_error_timeout_nonfatal),
+          TEST_ENTRY(hostile_late_after_free), TEST_ENTRY(hostile_hello_caps),
           TEST_ENTRY(hostile_stdout_on_pty), TEST_ENTRY(pty_flow_control),
           TEST_ENTRY(pty_basic), TEST_ENTRY(pty_resize), TEST_ENTRY(pty_bad_options),
           TEST_ENTRY(pty_stdin_eof), TEST_ENTRY(pty_ctrl_c), TEST_ENTRY(pty_capture),

@@ -911,6 +911,94 @@ TEST(unknown_body) {
   goodbye_and_exit0(&c);
 }
 
+/* The runner closes without sending anything (an Error is never answered
+ * with an Error, PROTOCOL.md §5.10) and exits non-zero. Frees c. */
+static void expect_silent_close(rp *c) {
+  rp_until(c, pred_closed, NULL, 10000, "the runner to close");
+  CHECK_EQ_INT(c->nerrors0, 0);
+  int st = rp_wait_runner(c, 10000);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) != 0);
+  rp_free(c);
+}
+
+static void send_error_frame(rp *c, uint32_t session, uint32_t code, bool fatal) {
+  tether_msg m;
+  memset(&m, 0, sizeof m);
+  m.session = session;
+  m.type = TETHER_MSG_ERROR;
+  m.u.error.code = code;
+  m.u.error.fatal = fatal;
+  m.u.error.message = (tether_bytes){ (const uint8_t *)"fatal flag left out", 19 };
+  rp_send(c, &m);
+}
+
+/* PROTOCOL, VERSION_UNSUPPORTED and TIMEOUT end the connection whatever
+ * `fatal` says (§5.10), and the runner does not answer. */
+TEST(error_protocol_not_flagged_fatal) {
+  static const uint32_t codes[] = { TETHER_WIRE_PROTOCOL, TETHER_WIRE_VERSION_UNSUPPORTED,
+                                    TETHER_WIRE_TIMEOUT };
+  for (size_t i = 0; i < 3; i++) {
+    rp c;
+    rp_open(&c, NOARGS);
+    rp_spawn_argv(&c, 1, ARGV("sleep", "100"));
+    rp_wait_spawned(&c, 1);
+    send_error_frame(&c, 0, codes[i], false);
+    expect_silent_close(&c);
+  }
+}
+
+/* Non-fatal Errors, about a session that does not exist or with a code
+ * this build does not know, get no answer; the connection goes on. */
+TEST(error_never_answered) {
+  rp c;
+  rp_open(&c, NOARGS);
+  send_error_frame(&c, 99, TETHER_WIRE_UNKNOWN_SESSION, false);
+  send_error_frame(&c, 98, 77, false);
+  send_error_frame(&c, 0, TETHER_WIRE_INTERNAL, false);
+  rp_spawn_argv(&c, 6, ARGV("echo", "still here"));
+  rp_wait_done(&c, 6);
+  CHECK_EQ_MEM(c.s[6].out[0], c.s[6].out_len[0], "still here\n", 11);
+  CHECK_EQ_INT(c.nerrors0, 0);
+  CHECK_EQ_INT(c.s[99].last_error + c.s[98].last_error, 0);
+  goodbye_and_exit0(&c);
+}
+
+/* An Error whose message is over TETHER_MESSAGE_MAX_BYTES does not decode:
+ * the connection ends, without an Error in reply. */
+TEST(error_message_too_long) {
+  rp c;
+  rp_open(&c, NOARGS);
+  static uint8_t frame[TETHER_MESSAGE_MAX_BYTES + 16];
+  size_t n = 0, len = TETHER_MESSAGE_MAX_BYTES + 1;
+  frame[n++] = 0x8a; /* Frame.error (17), length-delimited */
+  frame[n++] = 0x01;
+  size_t body = 2 + 3 + len; /* code, message key + 2-byte length + text */
+  frame[n++] = (uint8_t)(body | 0x80);
+  frame[n++] = (uint8_t)(body >> 7);
+  frame[n++] = 0x08; /* code */
+  frame[n++] = TETHER_WIRE_INVALID;
+  frame[n++] = 0x12; /* message */
+  frame[n++] = (uint8_t)(len | 0x80);
+  frame[n++] = (uint8_t)(len >> 7);
+  memset(frame + n, 'm', len);
+  n += len;
+  rp_send_raw(&c, frame, n);
+  expect_silent_close(&c);
+}
+
+/* Two bodies in one frame (StdinClose and StatusRequest): undecodable,
+ * fatal; protobuf would keep the last and silently drop the first. */
+TEST(two_bodies_in_one_frame) {
+  rp c;
+  rp_open(&c, NOARGS);
+  rp_spawn_argv(&c, 1, ARGV("cat"));
+  rp_wait_spawned(&c, 1);
+  static const uint8_t frame[] = { 0x08, 0x01, 0x4a, 0x00, 0x72, 0x00 };
+  rp_send_raw(&c, frame, sizeof frame);
+  expect_fatal_exit(&c, TETHER_WIRE_PROTOCOL);
+}
+
 TEST(malformed_payload) {
   rp c;
   rp_open(&c, NOARGS);
@@ -1400,7 +1488,9 @@ TEST_MAIN(TEST_ENTRY(handshake), TEST_ENTRY(eof_after_handshake_exits_0),
           TEST_ENTRY(output_large_streams), TEST_ENTRY(output_respects_parent_max_frame), TEST_ENTRY(output_backpressure),
           TEST_ENTRY(concurrent_50), TEST_ENTRY(concurrent_50_sigchld_fallback), TEST_ENTRY(max_sessions), TEST_ENTRY(spawn_over_limits_fails_session_only), TEST_ENTRY(session_exists),
           TEST_ENTRY(unknown_session), TEST_ENTRY(resize_on_pipes_invalid),
-          TEST_ENTRY(unknown_body), TEST_ENTRY(malformed_payload),
+          TEST_ENTRY(unknown_body), TEST_ENTRY(malformed_payload), TEST_ENTRY(error_protocol_not_flagged_fatal),
+          TEST_ENTRY(error_never_answered), TEST_ENTRY(error_message_too_long),
+          TEST_ENTRY(two_bodies_in_one_frame),
           TEST_ENTRY(frame_too_large), TEST_ENTRY(frame_empty), TEST_ENTRY(spawn_on_session_0), TEST_ENTRY(runner_only_frame_from_parent),
           TEST_ENTRY(parent_close_kills_children), TEST_ENTRY(goodbye_ends_sessions_with_exited),
           TEST_ENTRY(grandchild_holds_stdout), TEST_ENTRY(no_fd_leak_no_zombies),

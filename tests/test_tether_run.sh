@@ -77,6 +77,37 @@ wait $pid
 rc=$?
 if [ $rc -eq 42 ]; then ok forward_sigterm; else bad forward_sigterm "rc=$rc"; fi
 
+# 8b. a second SIGINT (or SIGTERM) within 3 s terminates the program
+# (SIGTERM to its group, SIGKILL after the runner's grace), for a program
+# that ignores both. -v says when the first was forwarded, so the two are
+# never merged into one delivery.
+"$RUN" -v -- sh -c 'trap "" INT TERM; echo ready; while :; do sleep 0.05; done' >"$T/o" 2>"$T/e" &
+pid=$!
+i=0
+while [ ! -s "$T/o" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -INT $pid
+i=0
+while ! grep -q 'forwarding signal' "$T/e" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -INT $pid
+# (a hang guard, not a timing: a tether-run that only forwards never ends)
+i=0
+while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kill -0 $pid 2>/dev/null && kill -KILL $pid
+wait $pid
+rc=$?
+if [ $rc -eq 137 ] && grep -q 'second SIGINT' "$T/e"; then ok second_sigint_terminates
+else bad second_sigint_terminates "rc=$rc $(cat "$T/e")"; fi
+
+# 8c. stderr's reader gone: the program gets SIGPIPE, as stdout's would
+# (141), instead of flooding forever
+{ timeout 60 "$RUN" -- sh -c 'while :; do echo flood >&2; done' 2>&1 >/dev/null; echo $? >"$T/rc"; } |
+  head -1 >/dev/null
+rc=$(cat "$T/rc")
+if [ "$rc" = 141 ]; then ok stderr_reader_gone; else bad stderr_reader_gone "rc=$rc"; fi
+{ timeout 60 "$RUN" -- sh -c 'while :; do echo flood; done'; echo $? >"$T/rc"; } | head -1 >/dev/null
+rc=$(cat "$T/rc")
+if [ "$rc" = 141 ]; then ok stdout_reader_gone; else bad stdout_reader_gone "rc=$rc"; fi
+
 # 9. streaming: output arrives before the program ends
 "$RUN" -- sh -c 'echo early; sleep 3; echo late' >"$T/o" &
 pid=$!

@@ -19,6 +19,16 @@ void tether__escape(char *dst, size_t cap, const void *src, size_t len, unsigned
       break;
     default: break;
     }
+    /* C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F) are escaped even
+     * with KEEP_UTF8: some terminals act on U+009B as CSI. */
+    if ((flags & TETHER__ESC_KEEP_UTF8) && c == 0xC2 && i + 1 < len && s[i + 1] >= 0x80 &&
+        s[i + 1] <= 0x9F) {
+      if (o + 8 >= cap) break;
+      i++;
+      const char c1[8] = { '\\', 'x', 'c', '2', '\\', 'x', hex[s[i] >> 4], hex[s[i] & 15] };
+      for (int k = 0; k < 8; k++) dst[o++] = c1[k];
+      continue;
+    }
     if (two) {
       if (o + 2 >= cap) break;
       dst[o++] = '\\';

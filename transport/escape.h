@@ -6,7 +6,8 @@
 #include <stddef.h>
 
 /* Keep bytes >= 0x80 as they are (the source is UTF-8 text meant for a
- * person); without it they are escaped like any other non-ASCII byte. */
+ * person), except the C1 controls U+0080..U+009F; without it they are
+ * escaped like any other non-ASCII byte. */
 #define TETHER__ESC_KEEP_UTF8 1u
 /* Keep '"' and '\\' as they are: the result is a whole message, not a
  * value about to be quoted inside one. */

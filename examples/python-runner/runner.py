@@ -79,6 +79,44 @@ def clip(text, limit=MESSAGE_MAX_BYTES):
     return b[:limit].decode("utf-8", "ignore")
 
 
+def top_level_fields(payload):
+    """Field numbers of a Frame payload's top-level fields, in order, or None
+    if the wire syntax is broken (the parser then says why)."""
+    fields, i, n = [], 0, len(payload)
+
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while i < n and shift < 64:
+            b = payload[i]
+            i += 1
+            v |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return v
+            shift += 7
+        raise ValueError
+
+    try:
+        while i < n:
+            key = varint()
+            fields.append(key >> 3)
+            wt = key & 7
+            if wt == 0:
+                varint()
+            elif wt == 1:
+                i += 8
+            elif wt == 5:
+                i += 4
+            elif wt == 2:
+                length = varint()  # (not `i += varint()`: that reads i first)
+                i += length
+            else:
+                return None
+        return fields if i == n else None
+    except ValueError:
+        return None
+
+
 class Fatal(Exception):
     """A protocol error: Error{code, fatal} on session 0, then close."""
 
@@ -288,11 +326,24 @@ class Runner:
             return None
         payload = bytes(self.inbuf[4:4 + n])
         del self.inbuf[:4 + n]
+        fields = top_level_fields(payload) or []
+        is_error = 17 in fields
         f = pb.Frame()
         try:
             f.ParseFromString(payload)
         except Exception as e:
+            if is_error:
+                self.closing = "eof"  # an Error is never answered with an Error (section 5.10)
             raise Fatal(pb.ERROR_CODE_PROTOCOL, "frame does not decode: %s" % e)
+        # Two bodies in one frame: protobuf keeps the last and drops the
+        # others unseen; refused as undecodable (section 8).
+        if sum(1 for k in fields if 2 <= k <= 18) > 1:
+            raise Fatal(pb.ERROR_CODE_PROTOCOL, "two bodies in one frame")
+        text = (f.error.message if is_error else f.goodbye.reason if f.HasField("goodbye") else "")
+        if len(text.encode()) > MESSAGE_MAX_BYTES:
+            if is_error:
+                self.closing = "eof"
+            raise Fatal(pb.ERROR_CODE_PROTOCOL, "text of %d bytes, over %d" % (len(text.encode()), MESSAGE_MAX_BYTES))
         return f
 
     def on_eof(self):
@@ -308,6 +359,8 @@ class Runner:
 
     def handshake(self, f):
         body = f.WhichOneof("body")
+        if body == "error":
+            self.closing = "eof"  # it ends the handshake; never answered (section 4)
         if body != "hello" or f.session != 0:
             raise Fatal(pb.ERROR_CODE_PROTOCOL, "the first frame must be Hello on session 0, got %s on %d"
                         % (body, f.session))
