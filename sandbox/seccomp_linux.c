@@ -12,6 +12,9 @@
  *     clone with a CLONE_NEW* flag; clone3 fails with ENOSYS so libc falls
  *     back to clone, whose flags a filter can see;
  *   - terminal injection: ioctl TIOCSTI and TIOCLINUX;
+ *   - other processes' priority and limits (same uid is enough for the
+ *     kernel): setpriority and ioprio_set other than on the caller itself,
+ *     prlimit64 setting another pid's limits;
  *   - socket() and socketpair() families other than AF_UNIX, AF_INET,
  *     AF_INET6 and AF_NETLINK with NETLINK_ROUTE (no AF_VSOCK, AF_PACKET,
  *     NETLINK_AUDIT, ...); with the network denied, socket(AF_UNIX) too
@@ -37,6 +40,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -106,6 +110,20 @@ static int add_rules(scmp_filter_ctx ctx, bool net_denied, const char **what) {
   if ((rc = RULE(ctx, eperm, "ioctl", 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI))) < 0)
     return rc;
   if ((rc = RULE(ctx, eperm, "ioctl", 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX))) <
+      0)
+    return rc;
+  /* priorities and limits: only the caller's own (who/pid 0) */
+  *what = "setpriority";
+  if ((rc = RULE(ctx, eperm, "setpriority", 1, SCMP_A0(SCMP_CMP_NE, PRIO_PROCESS))) < 0 ||
+      (rc = RULE(ctx, eperm, "setpriority", 1, SCMP_A1(SCMP_CMP_NE, 0))) < 0)
+    return rc;
+  *what = "ioprio_set";
+  if ((rc = RULE(ctx, eperm, "ioprio_set", 1, SCMP_A0(SCMP_CMP_NE, 1 /* IOPRIO_WHO_PROCESS */))) <
+          0 ||
+      (rc = RULE(ctx, eperm, "ioprio_set", 1, SCMP_A1(SCMP_CMP_NE, 0))) < 0)
+    return rc;
+  *what = "prlimit64";
+  if ((rc = RULE(ctx, eperm, "prlimit64", 2, SCMP_A0(SCMP_CMP_NE, 0), SCMP_A2(SCMP_CMP_NE, 0))) <
       0)
     return rc;
   *what = "socket";

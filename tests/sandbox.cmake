@@ -13,3 +13,16 @@ add_test(NAME test_sandbox_smoke
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_sandbox_smoke.sh
           $<TARGET_FILE:tether-run> $<TARGET_FILE:tether-runner>)
 set_tests_properties(test_sandbox_smoke PROPERTIES TIMEOUT 300)
+# The escape suite (issue 16): one attack per check, as the caller and, via
+# setpriv, as uid 65534 without and with ambient capabilities (those two
+# skip unless run as root).
+foreach(as self nobody nobody-ambient)
+  set(name test_sandbox_escape)
+  if(NOT as STREQUAL "self")
+    set(name test_sandbox_escape_${as})
+  endif()
+  add_test(NAME ${name}
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_sandbox_escape.sh
+            $<TARGET_FILE:tether-run> $<TARGET_FILE:tether-runner> ${as})
+  set_tests_properties(${name} PROPERTIES TIMEOUT 300)
+endforeach()
