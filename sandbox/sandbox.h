@@ -12,8 +12,9 @@
  *   in the child   tether__sandbox_child_apply, after fork and before exec:
  *                  async-signal-safe system calls only.
  *
- * Linux: sandbox/enforce_linux.c (Landlock: landlock_linux.c; namespaces
- * and mounts: netns_linux.c). Elsewhere: enforce_none.c, which enforces
+ * Linux: sandbox/enforce_linux.c (Landlock: landlock_linux.c; namespaces:
+ * netns_linux.c; the read-only mount tree and binds: mounts_linux.c; the
+ * seccomp filter: seccomp_linux.c). Elsewhere: enforce_none.c, which enforces
  * nothing and so refuses every restricting profile. Not installed. */
 #ifndef TETHER_SANDBOX_SANDBOX_H
 #define TETHER_SANDBOX_SANDBOX_H
