@@ -130,6 +130,16 @@ def setpriority(pid):
     escaped("setpriority on pid %s" % pid)
 
 
+def prlimit(pid):
+    import resource
+    try:
+        cur = resource.prlimit(int(pid), resource.RLIMIT_NOFILE)
+        resource.prlimit(int(pid), resource.RLIMIT_NOFILE, cur)
+    except OSError as e:
+        blocked("prlimit(%s): %s" % (pid, os_error(e)))
+    escaped("prlimit set on pid %s" % pid)
+
+
 def sock(family, typ=socket.SOCK_STREAM, proto=0):
     try:
         s = socket.socket(family, typ, proto)

@@ -132,6 +132,7 @@ check netlink_audit_denied "$RUN" --sandbox read-only -- $A netlink_audit
 check signal_runner_denied "$RUN" --sandbox read-only -- sh -c "exec $A signal \$PPID"
 check signal_tether_run_denied "$RUN" --sandbox workspace-write -- $A signal $$
 check setpriority_outside_denied "$RUN" --sandbox read-only -- sh -c "exec $A setpriority \$PPID"
+check prlimit_outside_denied "$RUN" --no-network -- sh -c "exec $A prlimit \$PPID"
 python3 -c '
 import socket, time, sys
 s = socket.socket(socket.AF_UNIX); s.bind("\0" + sys.argv[1]); s.listen(8)
