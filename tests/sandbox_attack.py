@@ -14,7 +14,7 @@ import sys
 import termios
 
 libc = ctypes.CDLL(None, use_errno=True)
-NR = {"add_key": 248, "keyctl": 250, "acct": 163}  # x86_64
+NR = {"add_key": 248, "keyctl": 250, "acct": 163, "landlock_create_ruleset": 444}  # x86_64
 AF_VSOCK = getattr(socket, "AF_VSOCK", 40)
 NETLINK_AUDIT = 9
 
@@ -193,6 +193,13 @@ def write(path):
     except OSError as e:
         blocked("write %s: %s" % (path, os_error(e)))
     escaped("wrote " + path)
+
+
+def landlock_abi():
+    """Not an attack: prints the kernel's Landlock ABI (0 if none)."""
+    libc.syscall.restype = ctypes.c_long
+    v = libc.syscall(NR["landlock_create_ruleset"], None, 0, 1)
+    print(max(v, 0))
 
 
 if __name__ == "__main__":
