@@ -1187,6 +1187,7 @@ static void lat_save(const char *name, const lat *l) {
 static struct {
   double spawn_ratio, echo1_ratio, echo4k_ratio;
   double spawn_ratio_p99, echo1_ratio_p99, echo4k_ratio_p99;
+  double sandbox_extra_ms; /* p50 sandboxed - p50 plain spawn->Exited; 0: not measured */
 } LT;
 
 /* Emits a pair (tether, baseline) and returns the p50 ratio. */
@@ -1258,6 +1259,62 @@ static void bench_latency(void) {
          "\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f",
          t2.n, p50, p99, mean);
     table("  %-34s %10.1f %10.1f\n", "tether_spawn_to_spawned_true", p50, p99);
+  }
+
+  /* ---- the same with --sandbox workspace-write --no-network, interleaved
+   * with plain spawns on the same runner: the sandbox's cost per spawn */
+  {
+    char root[] = "/tmp/tether-bench-ws-XXXXXX";
+    if (!mkdtemp(root)) die("mkdtemp: %s", strerror(errno));
+    const char *roots[] = { root, NULL };
+    tether_permission_profile prof;
+    memset(&prof, 0, sizeof prof);
+    prof.filesystem = TETHER_FS_WORKSPACE_WRITE;
+    prof.writable_roots = roots;
+    prof.network = TETHER_NET_DENIED;
+    t.n = b.n = 0;
+    bool refused = false;
+    for (int i = 0; i < n + n / 10 && !refused; i++) {
+      double us[2] = { 0, 0 };
+      for (int k = 0; k < 2; k++) {
+        sess_stat ss;
+        memset(&ss, 0, sizeof ss);
+        tether_spawn_options so;
+        tether_spawn_options_init(&so);
+        so.argv = tv;
+        so.userdata = &ss;
+        so.permission_profile = k ? &prof : NULL;
+        tether_session *s = NULL;
+        ss.t_spawn = now_s();
+        int rc = tether_session_spawn(p, &so, &s);
+        if (rc == 0) rc = tether_session_wait(s, 10000, NULL);
+        tether_session_free(s);
+        if (k && ss.failed) { /* this machine cannot enforce profiles: not an error */
+          table("  sandboxed spawn not measured: %s\n", ps.last_error);
+          refused = true;
+          break;
+        }
+        if (rc < 0 || !ss.exited) {
+          fail("tether spawn /bin/true%s: %s (%s)", k ? " (sandboxed)" : "", tether_strerror(rc),
+               ps.last_error);
+          refused = true;
+          break;
+        }
+        us[k] = (ss.t_exit - ss.t_spawn) * 1e6;
+      }
+      if (refused || i < n / 10) continue;
+      t.v[t.n++] = us[1];
+      b.v[b.n++] = us[0];
+    }
+    rmdir(root);
+    if (!refused && t.n) {
+      lat_report("tether_spawn_exit_true_sandboxed", &t, "tether_spawn_exit_true_plain", &b, NULL);
+      double tp50, tp99, tmean, bp50, bp99, bmean;
+      lat_summary(&t, &tp50, &tp99, &tmean);
+      lat_summary(&b, &bp50, &bp99, &bmean);
+      LT.sandbox_extra_ms = (tp50 - bp50) / 1000.0;
+      if (LT.sandbox_extra_ms <= 0) LT.sandbox_extra_ms = 1e-3; /* within noise */
+    }
   }
 
   /* ---- stdin -> cat -> output round trips */
@@ -1865,6 +1922,8 @@ int main(int argc, char **argv) {
            "spawn->Exited p50 / posix_spawn+waitpid p50");
     target("echo_1B_vs_raw", LT.echo1_ratio, "<=", 2.0, "stdin->cat->output 1 B p50 / raw p50");
     target("echo_4KiB_vs_raw", LT.echo4k_ratio, "<=", 2.0, "stdin->cat->output 4 KiB p50 / raw p50");
+    target("sandbox_spawn_extra_ms", LT.sandbox_extra_ms, "<=", 3.0,
+           "workspace-write+no-network p50 - plain p50 (ms)");
   }
   if ((G.groups & G_SCALE) && scale_1000_ok >= 0) {
     emit("\"kind\":\"target\",\"name\":\"scale_1000_correct\",\"what\":\"1000 concurrent "

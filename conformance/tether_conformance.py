@@ -38,6 +38,7 @@ import re
 import select
 import shlex
 import shutil
+import stat
 import signal
 import struct
 import subprocess
@@ -771,6 +772,11 @@ class Target:
             return "exit %d" % a[0]
         if op == "write":
             return "echo x > %s" % q(a[0])
+        if op == "chmod":
+            return "chmod 777 %s" % q(a[0])
+        if op == "tiocsti":
+            return ("python3 -c 'import fcntl, termios; fcntl.ioctl(0, termios.TIOCSTI, b\"#\")' "
+                    "2>/dev/null")
         direct = Target._direct(op, *a)
         if direct:
             return " ".join(q(w) for w in direct)
@@ -1656,6 +1662,28 @@ def t_profiles(k):
            "the root was resolved against Spawn.cwd: the child wrote %s (%s)", outside, s.describe_end())
     c.spawn(4, t.argv(), permission_profile=ws)  # a relative root with nothing to resolve it against
     expect_spawn_failed(c, 4, pb.SPAWN_STAGE_PERMISSIONS, pb.SPAWN_ERROR_INVALID)
+    if not t.windows:
+        # Metadata outside the roots: Landlock alone has no right for chmod
+        # (SANDBOX.md); a read-only mount tree refuses it, even to root.
+        meta = os.path.join(decoy, "meta")
+        with open(meta, "w") as fh:
+            fh.write("x\n")
+        os.chmod(meta, 0o644)
+        for sid, prof, how in ((5, read_only, "READ_ONLY"), (6, ws, "WORKSPACE_WRITE")):
+            c.spawn(sid, t.argv(("chmod", t.path(meta))), permission_profile=prof,
+                    permission_profile_cwd=t.path(base))
+            s = c.wait_exited(sid)
+            mode = stat.S_IMODE(os.stat(meta).st_mode)
+            expect(s.exited.code != 0 and mode == 0o644,
+                   "a %s child changed the mode of %s outside its roots to %o (%s)", how, meta, mode,
+                   s.describe_end())
+        # Terminal injection: TIOCSTI pushes keystrokes into a terminal's
+        # input; a sandboxed command must not have it, not even on its own pty.
+        if pb.CAPABILITY_PTY in h.capabilities:
+            c.spawn(7, t.argv(("tiocsti",)), permission_profile=read_only, io_mode=pb.IO_MODE_PTY)
+            s = c.wait_exited(7)
+            expect(s.exited.code != 0, "a READ_ONLY child could use TIOCSTI on its terminal (%s)",
+                   s.describe_end())
     c.goodbye_and_close()
 
 

@@ -78,7 +78,7 @@ static const char usage[] =
     "                   workspace-write[:ROOT,...] (default root \".\"; relative\n"
     "                   roots are resolved against tether-run's own cwd, not\n"
     "                   --cwd; .git stays read-only in each root)\n"
-    "  --no-network     deny the program the network (Unix sockets remain)\n"
+    "  --no-network     deny the program the network and Unix sockets\n"
     "  -t, --pty        run the program on a terminal (pty); a local terminal\n"
     "                   is put in raw mode and its size follows; TERM is passed\n"
     "  -T, --no-pty     use pipes (the default)\n"

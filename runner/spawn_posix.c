@@ -274,8 +274,11 @@ __attribute__((noreturn)) static void child_main(const plan *p, int errw,
                                                  int out, int err,
                                                  const tether__sandbox_plan *sb) {
   /* A terminal session gets setsid (in tether__pty_child_attach, below),
-   * which also makes the child a group leader. */
-  if (!pty && setpgid(0, 0) < 0) child_report_fail(errw, TETHER_STAGE_SETUP, errno);
+   * which also makes the child a group leader. A sandboxed pipes child gets
+   * a session of its own too: no controlling terminal, so /dev/tty is not
+   * the user's (no TIOCSTI, no tcsetpgrp on it). */
+  if (!pty && (sb ? setsid() : setpgid(0, 0)) < 0)
+    child_report_fail(errw, TETHER_STAGE_SETUP, errno);
 #ifdef PR_SET_PDEATHSIG
   /* If the runner dies without ending its sessions (SIGKILL, a crash), the
    * kernel kills its children: no session outlives it as an orphan. The

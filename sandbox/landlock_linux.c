@@ -30,7 +30,11 @@
 
 struct ll_ruleset_attr {
   uint64_t handled_access_fs;
+  uint64_t handled_access_net; /* ABI 4 */
+  uint64_t scoped;             /* ABI 6 */
 };
+#define LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ull << 0)
+#define LL_SCOPE_SIGNAL (1ull << 1)
 struct ll_path_beneath_attr {
   uint64_t allowed_access;
   int32_t parent_fd;
@@ -54,9 +58,9 @@ struct ll_path_beneath_attr {
 #define FS_IOCTL_DEV (1ull << 15) /* ABI 5 */
 
 const char *const tether__sandbox_devices[] = {
-  "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
-  "/dev/tty", "/dev/ptmx", "/dev/pts/", NULL
+  "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", NULL
 };
+const char *const tether__sandbox_tty_devices[] = { "/dev/tty", "/dev/ptmx", "/dev/pts/", NULL };
 
 int tether__landlock_abi(int *err) {
   long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
@@ -111,8 +115,13 @@ int tether__landlock_ruleset(const tether__sandbox_resolved *r, int abi, int *fd
   *fd_out = -1;
   bool fs = r->filesystem == TETHER_FS_READ_ONLY || r->filesystem == TETHER_FS_WORKSPACE_WRITE;
   uint64_t all = handled_fs(abi);
-  struct ll_ruleset_attr attr = { fs ? all : (FS_MAKE_CHAR | FS_MAKE_BLOCK) };
-  long rs = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+  struct ll_ruleset_attr attr = { fs ? all : (FS_MAKE_CHAR | FS_MAKE_BLOCK), 0, 0 };
+  size_t asize = sizeof attr.handled_access_fs; /* what ABI < 4 accepts */
+  if (abi >= TETHER__LANDLOCK_ABI_SCOPE) {
+    attr.scoped = LL_SCOPE_SIGNAL | LL_SCOPE_ABSTRACT_UNIX_SOCKET;
+    asize = sizeof attr;
+  }
+  long rs = syscall(SYS_landlock_create_ruleset, &attr, asize, 0);
   if (rs < 0) {
     int e = errno;
     f->error = TETHER_SPAWN_ERR_UNSUPPORTED;
@@ -131,10 +140,14 @@ int tether__landlock_ruleset(const tether__sandbox_resolved *r, int abi, int *fd
     for (size_t i = 0; i < r->nroots; i++)
       if (add_rule(fd, r->roots[i], write, true, false, f) < 0) goto fail;
     if (r->tmpdir && add_rule(fd, r->tmpdir, write, true, false, f) < 0) goto fail;
-    for (const char *const *d = tether__sandbox_devices; *d; d++) {
-      size_t n = strlen(*d);
-      bool dir = (*d)[n - 1] == '/';
-      if (add_rule(fd, *d, dir ? dev | FS_READ_DIR : dev, dir, true, f) < 0) goto fail;
+    for (int k = 0; k < 2; k++) {
+      if (k == 1 && !r->tty) break; /* a pipes child has no terminal */
+      for (const char *const *d = k ? tether__sandbox_tty_devices : tether__sandbox_devices; *d;
+           d++) {
+        size_t n = strlen(*d);
+        bool dir = (*d)[n - 1] == '/';
+        if (add_rule(fd, *d, dir ? dev | FS_READ_DIR : dev, dir, true, f) < 0) goto fail;
+      }
     }
   }
   if (fd < 3) { /* keep it off 0..2, which the child's dup2s overwrite */

@@ -1,6 +1,7 @@
 /* Namespaces (Linux): a fresh network namespace for NETWORK_MODE_DENIED, a
- * private mount namespace for read-only subpaths, and a user namespace
- * around them when the runner is not root. The child-side functions make
+ * private mount namespace for a restricted filesystem, a private IPC
+ * namespace always, and a user namespace around them when the runner is
+ * not root. The child-side functions make
  * async-signal-safe system calls only. */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +59,7 @@ void tether__ns_loopback_up(void) {
   close(s);
 }
 
-int tether__ns_probe(int flags, bool userns) {
+int tether__ns_probe(int flags, bool userns, bool rdonly_tree) {
   char um[64], gm[64];
   tether__ns_id_maps(um, sizeof um, gm, sizeof gm);
   sigset_t all, old;
@@ -70,6 +71,10 @@ int tether__ns_probe(int flags, bool userns) {
     if (rc) _exit((rc & 0xffff) > 0 && (rc & 0xffff) < 256 ? rc & 0xffff : 1);
     if ((flags & CLONE_NEWNS) && mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
       _exit(errno > 0 && errno < 256 ? errno : 1);
+    if (rdonly_tree) {
+      int e = tether__mount_tree_rdonly();
+      if (e) _exit(e > 0 && e < 256 ? e : 1);
+    }
     _exit(0);
   }
   int e = errno;

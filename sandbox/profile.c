@@ -186,7 +186,6 @@ int tether__sandbox_check(const tether_msg_profile *p, tether_bytes cwd, char *w
   return 0;
 }
 
-/* ------------------------------------------------------------- resolve */
 
 /* realpath of `path` into *out; errno on failure. */
 static int real(const char *path, char **out) {
@@ -203,6 +202,23 @@ static int real(const char *path, char **out) {
   *out = r;
   return 0;
 }
+
+/* `path` itself is a symbolic link. */
+static bool is_symlink(const char *path) {
+#ifdef _WIN32
+  (void)path;
+  return false;
+#else
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+#endif
+}
+
+#ifdef _WIN32
+#define READ_CLOEXEC "r"
+#else
+#define READ_CLOEXEC "re"
+#endif
 
 static int resolve_dir(const char *what, const char *given, size_t given_len,
                        const char *joined, char **out, tether__sandbox_failure *f) {
@@ -227,6 +243,99 @@ static int resolve_dir(const char *what, const char *given, size_t given_len,
 static int oom(tether__sandbox_failure *f) {
   return refuse(f, TETHER_SPAWN_ERR_NO_RESOURCES, ENOMEM, "resolving the permission profile: %s",
                 strerror(ENOMEM));
+}
+
+/* ------------------------------------------------------------- resolve */
+
+/* Writable in the profile: inside a root or the temp dir. */
+static bool writable(const tether__sandbox_resolved *r, const char *path) {
+  for (size_t k = 0; k < r->nroots; k++)
+    if (inside(path, r->roots[k])) return true;
+  return r->tmpdir && inside(path, r->tmpdir);
+}
+
+/* A `.git` file ("gitdir: PATH", as `git worktree` and submodules write
+ * it): the directory it points to, resolved against the file's directory,
+ * into *out (NULL if the file says nothing of the kind). errno on failure. */
+static int gitdir_of(const char *file, char **out) {
+  *out = NULL;
+  FILE *fp = fopen(file, READ_CLOEXEC);
+  if (!fp) return errno;
+  char line[PATH_MAX + 16];
+  bool got = fgets(line, sizeof line, fp) != NULL;
+  fclose(fp);
+  if (!got || strncmp(line, "gitdir:", 7) != 0) return 0;
+  char *v = line + 7;
+  while (*v == ' ' || *v == '\t') v++;
+  v[strcspn(v, "\r\n")] = '\0';
+  if (!*v) return 0;
+  char *joined;
+  if (v[0] == '/') {
+    joined = strdup(v);
+  } else {
+    const char *slash = strrchr(file, '/');
+    size_t dl = slash ? (size_t)(slash - file) : 0;
+    joined = malloc(dl + 1 + strlen(v) + 1);
+    if (joined) sprintf(joined, "%.*s/%s", (int)dl, file, v);
+  }
+  if (!joined) return ENOMEM;
+  int e = real(joined, out);
+  free(joined);
+  return e == ENOENT || e == ENOTDIR ? 0 : e; /* a dangling pointer: nothing to protect */
+}
+
+/* Protects the read-only subpath `given` (as written under its root) that
+ * resolved to `r` (taken over): `r` itself if it is writable in the
+ * profile; if `given` is a symlink, the link too (it could be swapped for a
+ * fake repository); if `r` is a gitdir pointer file, the directory it names
+ * as well. */
+static int protect(tether__sandbox_resolved *out, const char *given, char *r,
+                   tether__sandbox_failure *f) {
+  struct stat st;
+  if (is_symlink(given)) { /* `given` is absolute: its directory, made symlink-free */
+    const char *slash = strrchr(given, '/');
+    size_t dl = (size_t)(slash - given);
+    char *dir = malloc(dl + 2), *rd = NULL;
+    if (!dir) goto nomem;
+    memcpy(dir, given, dl ? dl : 1);
+    dir[dl ? dl : 1] = '\0';
+    int e = real(dir, &rd);
+    free(dir);
+    if (!e) {
+      char *lp = malloc(strlen(rd) + strlen(slash) + 1);
+      if (!lp) {
+        free(rd);
+        goto nomem;
+      }
+      sprintf(lp, "%s%s", strcmp(rd, "/") ? rd : "", slash);
+      free(rd);
+      if (!writable(out, lp)) free(lp);
+      else if (push(&out->ro_links, &out->nro_links, lp) < 0) goto nomem;
+    }
+  }
+  if (stat(r, &st) == 0 && S_ISREG(st.st_mode)) {
+    char *gd = NULL;
+    int e = gitdir_of(r, &gd);
+    if (e == ENOMEM) goto nomem;
+    if (e) {
+      char er[200];
+      tether__escape(er, sizeof er, r, strlen(r), 0);
+      free(r);
+      return refuse(f, spawn_error_of(e), e, "read-only subpath \"%s\": reading it: %s", er,
+                    strerror(e));
+    }
+    if (gd && !writable(out, gd)) free(gd); /* already read-only */
+    else if (gd && push(&out->ro, &out->nro, gd) < 0) goto nomem;
+  }
+  if (!writable(out, r)) { /* a symlink out of the roots: already read-only */
+    free(r);
+    return 0;
+  }
+  if (push(&out->ro, &out->nro, r) < 0) return oom(f);
+  return 0;
+nomem:
+  free(r);
+  return oom(f);
 }
 
 int tether__sandbox_resolve(const tether_msg_profile *p, tether_bytes cwd_b, const char *tmpdir,
@@ -264,6 +373,16 @@ int tether__sandbox_resolve(const tether_msg_profile *p, tether_bytes cwd_b, con
   }
   free(cwd);
 
+  /* The temp dir first: a read-only subpath (a .git) may resolve into it. */
+  if (tmpdir && tmpdir[0] == '/') {
+    char *r = NULL;
+    struct stat st;
+    if (real(tmpdir, &r) == 0) {
+      if (stat(r, &st) == 0 && S_ISDIR(st.st_mode)) out->tmpdir = r;
+      else free(r);
+    }
+  }
+
   for (size_t i = 0; i < p->read_only_subpaths.count; i++) {
     tether_bytes b = p->read_only_subpaths.items[i];
     char eg[200];
@@ -272,47 +391,39 @@ int tether__sandbox_resolve(const tether_msg_profile *p, tether_bytes cwd_b, con
       char *joined = join(NULL, b), *r = NULL;
       if (!joined) return oom(f);
       int e = real(joined, &r);
-      free(joined);
-      if (e)
+      if (e) {
+        free(joined);
         return refuse(f, spawn_error_of(e), e, "read-only subpath \"%s\": %s", eg, strerror(e));
-      bool in = false;
-      for (size_t k = 0; k < out->nroots && !in; k++) in = inside(r, out->roots[k]);
-      if (!in) {
+      }
+      if (!writable(out, r)) {
+        free(joined);
         free(r);
         return refuse(f, TETHER_SPAWN_ERR_INVALID, 0,
                       "read-only subpath \"%s\" is not inside any writable root", eg);
       }
-      if (push(&out->ro, &out->nro, r) < 0) return oom(f);
+      int rc = protect(out, joined, r, f);
+      free(joined);
+      if (rc < 0) return -1;
       continue;
     }
     for (size_t k = 0; k < out->nroots; k++) {
       char *joined = join(out->roots[k], b), *r = NULL;
       if (!joined) return oom(f);
       int e = real(joined, &r);
-      free(joined);
-      if (e == ENOENT || e == ENOTDIR) continue; /* nothing here to protect */
+      if (e == ENOENT || e == ENOTDIR) { /* nothing here to protect */
+        free(joined);
+        continue;
+      }
       if (e) {
+        free(joined);
         char er[200];
         tether__escape(er, sizeof er, out->roots[k], strlen(out->roots[k]), 0);
         return refuse(f, spawn_error_of(e), e, "read-only subpath \"%s\" under \"%s\": %s", eg,
                       er, strerror(e));
       }
-      bool in = false;
-      for (size_t j = 0; j < out->nroots && !in; j++) in = inside(r, out->roots[j]);
-      if (!in) { /* a symlink out of the roots: already read-only */
-        free(r);
-        continue;
-      }
-      if (push(&out->ro, &out->nro, r) < 0) return oom(f);
-    }
-  }
-
-  if (tmpdir && tmpdir[0] == '/') {
-    char *r = NULL;
-    struct stat st;
-    if (real(tmpdir, &r) == 0) {
-      if (stat(r, &st) == 0 && S_ISDIR(st.st_mode)) out->tmpdir = r;
-      else free(r);
+      int rc = protect(out, joined, r, f);
+      free(joined);
+      if (rc < 0) return -1;
     }
   }
   return 0;
@@ -323,6 +434,8 @@ void tether__sandbox_resolved_free(tether__sandbox_resolved *r) {
   free(r->roots);
   for (size_t i = 0; i < r->nro; i++) free(r->ro[i]);
   free(r->ro);
+  for (size_t i = 0; i < r->nro_links; i++) free(r->ro_links[i]);
+  free(r->ro_links);
   free(r->tmpdir);
   memset(r, 0, sizeof *r);
 }

@@ -44,8 +44,11 @@ typedef struct tether__sandbox_resolved {
   char **roots;         /* WORKSPACE_WRITE: the profile's writable roots, deduplicated */
   size_t nroots;
   char *tmpdir;         /* WORKSPACE_WRITE: the temp dir added as a root; NULL if none */
-  char **ro;            /* read-only subpaths, each inside one of `roots` */
+  char **ro;            /* read-only subpaths, each inside one of `roots` or the temp dir */
   size_t nro;
+  char **ro_links;      /* protected symlinks (a `.git` -> elsewhere): the links themselves */
+  size_t nro_links;
+  bool tty;             /* a pty session: the terminal devices are granted */
 } tether__sandbox_resolved;
 
 /* True if the profile asks for anything at all (a mode, a path). A present

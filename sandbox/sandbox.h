@@ -12,8 +12,9 @@
  *   in the child   tether__sandbox_child_apply, after fork and before exec:
  *                  async-signal-safe system calls only.
  *
- * Linux: sandbox/enforce_linux.c (Landlock: landlock_linux.c; namespaces
- * and mounts: netns_linux.c). Elsewhere: enforce_none.c, which enforces
+ * Linux: sandbox/enforce_linux.c (Landlock: landlock_linux.c; namespaces:
+ * netns_linux.c; the read-only mount tree and binds: mounts_linux.c; the
+ * seccomp filter: seccomp_linux.c). Elsewhere: enforce_none.c, which enforces
  * nothing and so refuses every restricting profile. Not installed. */
 #ifndef TETHER_SANDBOX_SANDBOX_H
 #define TETHER_SANDBOX_SANDBOX_H
@@ -28,8 +29,11 @@ typedef struct tether__sandbox_support {
   int landlock_abi;     /* 0: no Landlock */
   bool netns;           /* a fresh network namespace can be created */
   bool mountns;         /* a private mount namespace (read-only binds) can be created */
+  bool mount_setattr;   /* ... and its whole tree made read-only (Linux 5.12) */
+  bool ipcns;           /* a private IPC namespace can be created */
+  bool seccomp;         /* seccomp filters can be built (libseccomp) and loaded */
   bool userns;          /* namespaces need CLONE_NEWUSER (not root) */
-  bool root;            /* euid 0: the child drops its escape capabilities */
+  bool root;            /* euid 0 */
   bool enforced;        /* all of it works: profiles are enforced */
   char missing[256];    /* what is missing when !enforced (for messages) */
 } tether__sandbox_support;
@@ -65,7 +69,8 @@ int tether__sandbox_decide(const tether_msg_spawn *req, const tether__sandbox_po
 void tether__sandbox_plan_free(tether__sandbox_plan *p);
 
 /* In the child, after fork, before chdir(Spawn.cwd) and exec:
- * async-signal-safe. 0, or a packed code for tether__sandbox_child_error
+ * async-signal-safe. The child must already lead a session of its own
+ * (setsid; a pty session's attach does it), else this fails. 0, or a packed code for tether__sandbox_child_error
  * (the step that failed and its errno). Every descriptor the plan owns is
  * >= 3, so the child's dup2s onto 0..2 leave them alone. */
 int tether__sandbox_child_apply(const tether__sandbox_plan *p);

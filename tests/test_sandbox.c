@@ -407,6 +407,66 @@ TEST(decision_fails_closed) {
   CHECK(strstr(f.message, "no Landlock (test)") != NULL);
 }
 
+/* .git in its other shapes (issue 16): a symlink (the link and its target
+ * are protected), a "gitdir:" file (the file and the directory it names),
+ * one that resolves into the temp dir (writable, so protected). */
+TEST(git_shapes_are_protected) {
+  fixture();
+  prof x;
+  tether__sandbox_resolved r;
+  tether__sandbox_failure f;
+  mk("ws/src/store");
+  mk("ws/docs/real.git");
+  link_to("real.git", "ws/docs/.git");
+  char gd[PATH_MAX * 2];
+  snprintf(gd, sizeof gd, "%s/ws/src/.git", base);
+  FILE *fp = fopen(gd, "w");
+  CHECK(fp != NULL);
+  fprintf(fp, "gitdir: store\n");
+  fclose(fp);
+  mk("tmp/g");
+  link_to(abs_of("tmp/g"), "ws/sub/.git");
+  prof_set(&x, TETHER_FS_WORKSPACE_WRITE, L("src", "docs", "sub"), L(".git"), abs_of("ws"));
+  CHECK_EQ_INT(resolve(&x, abs_of("tmp"), &r, &f), 0);
+  CHECK_EQ_INT(r.nro, 4);
+  CHECK_EQ_STR(r.ro[0], abs_of("ws/src/store")); /* the gitdir target ... */
+  CHECK_EQ_STR(r.ro[1], abs_of("ws/src/.git"));  /* ... and the file */
+  CHECK_EQ_STR(r.ro[2], abs_of("ws/docs/real.git"));
+  CHECK_EQ_STR(r.ro[3], abs_of("tmp/g"));        /* inside the temp dir */
+  CHECK_EQ_INT(r.nro_links, 2);
+  CHECK_EQ_STR(r.ro_links[0], abs_of("ws/docs/.git"));
+  CHECK_EQ_STR(r.ro_links[1], abs_of("ws/sub/.git"));
+  tether__sandbox_resolved_free(&r);
+  cleanup();
+}
+
+/* The runner's cwd is re-entered in the child to see the new mounts: if it
+ * cannot be named (deleted), the spawn is refused, never run without. */
+TEST(getcwd_failure_fails_closed) {
+  fixture();
+  tether__sandbox_policy pol;
+  memset(&pol, 0, sizeof pol);
+  pol.version = 2;
+  pol.log_name = "test";
+  tether__sandbox_probe(&pol.support);
+  pol.support.enforced = true; /* the decision only: nothing is applied */
+  tether_msg_spawn req;
+  memset(&req, 0, sizeof req);
+  req.has_profile = true;
+  req.profile.filesystem = TETHER_FS_READ_ONLY;
+  mk("gone");
+  CHECK(chdir(abs_of("gone")) == 0);
+  CHECK(rmdir(abs_of("gone")) == 0);
+  tether__sandbox_plan *plan = NULL;
+  tether__sandbox_failure f;
+  CHECK_EQ_INT(tether__sandbox_decide(&req, &pol, &plan, &f), -1);
+  CHECK(plan == NULL);
+  CHECK(strstr(f.message, "getcwd") != NULL);
+  CHECK_EQ_INT(f.os_error, ENOENT);
+  CHECK(chdir("/") == 0);
+  cleanup();
+}
+
 /* --------------------------------------------------------- enforcement */
 
 /* True if this kernel enforces profiles; otherwise says why and whether the
@@ -441,6 +501,7 @@ static int in_sandbox(prof *x, uint32_t network, const char *tmp, int (*fn)(void
   pid_t pid = fork();
   CHECK(pid >= 0);
   if (pid == 0) {
+    (void)setsid(); /* as spawn_posix.c does; child_apply checks it */
     int e = tether__sandbox_child_apply(plan);
     if (e) {
       char what[300];
@@ -475,13 +536,17 @@ static int can_read(const char *path) {
   return ok;
 }
 
+/* Outside the writable roots: the read-only mount (EROFS) or Landlock
+ * (EACCES) refuses, whichever the kernel checks first. */
+static bool refused(int e) { return e == EROFS || e == EACCES; }
+
 static int child_read_only(void *arg) {
   (void)arg;
-  if (try_write(abs_of("ws/new")) != EACCES) return 1;
+  if (!refused(try_write(abs_of("ws/new")))) return 1;
   if (!can_read(abs_of("ws/file"))) return 2;
-  if (truncate(abs_of("ws/file"), 0) == 0 || errno != EACCES) return 3;
-  if (mkdir(abs_of("ws/d"), 0755) == 0 || errno != EACCES) return 4;
-  if (try_write(abs_of("tmp/t")) != EACCES) return 5; /* no temp dir in read-only */
+  if (truncate(abs_of("ws/file"), 0) == 0 || !refused(errno)) return 3;
+  if (mkdir(abs_of("ws/d"), 0755) == 0 || !refused(errno)) return 4;
+  if (!refused(try_write(abs_of("tmp/t")))) return 5; /* no temp dir in read-only */
   if (try_write("/dev/null") != 0) return 6;
   return 0;
 }
@@ -502,8 +567,8 @@ static int child_workspace(void *arg) {
   (void)arg;
   if (try_write(abs_of("ws/src/a")) != 0) return 1;
   if (try_write(abs_of("ws/docs/b")) != 0) return 2;        /* the other root */
-  if (try_write(abs_of("ws/top")) != EACCES) return 3;       /* ws is not a root here */
-  if (try_write(abs_of("other/x")) != EACCES) return 4;
+  if (!refused(try_write(abs_of("ws/top")))) return 3;       /* ws is not a root here */
+  if (!refused(try_write(abs_of("other/x")))) return 4;
   int e = try_write(abs_of("ws/src/.git/config"));
   if (e != EROFS && e != EACCES) return 5;
   e = try_write(abs_of("ws/src/.git/new"));
@@ -680,6 +745,7 @@ TEST_MAIN(TEST_ENTRY(subdirectory_command_keeps_other_roots),
           TEST_ENTRY(dotdot_escapes_resolve_physically), TEST_ENTRY(symlinks_and_bad_roots),
           TEST_ENTRY(read_only_subpaths), TEST_ENTRY(temp_dir_is_explicit),
           TEST_ENTRY(check_rules), TEST_ENTRY(cli_spec_and_encode),
-          TEST_ENTRY(decision_fails_closed), TEST_ENTRY(enforce_read_only),
+          TEST_ENTRY(decision_fails_closed), TEST_ENTRY(git_shapes_are_protected),
+          TEST_ENTRY(getcwd_failure_fails_closed), TEST_ENTRY(enforce_read_only),
           TEST_ENTRY(enforce_workspace_write), TEST_ENTRY(enforce_network_denied),
           TEST_ENTRY(wire_version_1_refuses_profiles), TEST_ENTRY(wire_version_2_decisions))

@@ -45,7 +45,7 @@ fi
 # 1. read-only: reading works, writing in the workspace fails with EACCES
 out=$("$RUN" --sandbox read-only -- sh -c 'cat readme; echo x >new' 2>"$T/e")
 rc=$?
-if [ "$out" = hello ] && [ $rc -ne 0 ] && grep -q 'Permission denied' "$T/e" && [ ! -e new ]
+if [ "$out" = hello ] && [ $rc -ne 0 ] && grep -Eq 'Permission denied|Read-only file system' "$T/e" && [ ! -e new ]
 then ok read_only; else bad read_only "rc=$rc out=$out err=$(cat "$T/e")"; fi
 
 # 2. workspace-write: inside the root works, outside fails, .git stays read-only
@@ -55,7 +55,7 @@ if [ $rc -eq 0 ] && [ "$(cat a)" = a ] && [ "$(cat d/b)" = b ]
 then ok workspace_write_inside; else bad workspace_write_inside "rc=$rc $(cat "$T/e")"; fi
 "$RUN" --sandbox workspace-write -- sh -c "echo x >'$T/outside/x'" 2>"$T/e"
 rc=$?
-if [ $rc -ne 0 ] && grep -q 'Permission denied' "$T/e" && [ ! -e "$T/outside/x" ]
+if [ $rc -ne 0 ] && grep -Eq 'Permission denied|Read-only file system' "$T/e" && [ ! -e "$T/outside/x" ]
 then ok workspace_write_outside; else bad workspace_write_outside "rc=$rc $(cat "$T/e")"; fi
 "$RUN" --sandbox workspace-write -- sh -c 'echo x >>.git/config' 2>"$T/e"
 rc1=$?

@@ -19,6 +19,9 @@
  *                         counter every 20 ms: the kit's proof of life that
  *                         needs no process id
  *   write PATH            create PATH holding "x\n"; status 1 at once if that fails
+ *   chmod PATH            make PATH mode 0777; status 1 at once if that fails
+ *   tiocsti               push a byte into the input of the terminal on stdin
+ *                         (TIOCSTI); status 1 at once if that fails
  *   exit N                exit with status N now
  *
  * Output is flushed after every op, so ops on two streams keep their order
@@ -94,7 +97,8 @@ int main(int argc, char **argv) {
     const char *op = argv[i], *a = i + 1 < argc ? argv[i + 1] : NULL;
     unsigned long long n = 0;
     int takes = !strcmp(op, "out") || !strcmp(op, "err") || !strcmp(op, "outn") ||
-                !strcmp(op, "env") || !strcmp(op, "beat") || !strcmp(op, "write");
+                !strcmp(op, "env") || !strcmp(op, "beat") || !strcmp(op, "write") ||
+                !strcmp(op, "chmod");
     int numeric = !strcmp(op, "lines") || !strcmp(op, "seq") || !strcmp(op, "seqerr") ||
                   !strcmp(op, "zeros") || !strcmp(op, "sleep") || !strcmp(op, "exit");
     if ((takes || numeric) && !a) return usage("missing argument for", op);
@@ -145,6 +149,13 @@ int main(int argc, char **argv) {
       FILE *f = fopen(a, "wb");
       if (!f || fputs("x\n", f) < 0 || fclose(f) != 0) {
         fprintf(err, "tether-conf-child: cannot write %s: %s\n", a, strerror(errno));
+        return 1;
+      }
+    } else if (!strcmp(op, "chmod") || !strcmp(op, "tiocsti")) {
+      int e = op[0] == 'c' ? conf_chmod(a) : conf_tiocsti();
+      if (e) {
+        fprintf(err, "tether-conf-child: %s%s%s: %s\n", op, a && op[0] == 'c' ? " " : "",
+                op[0] == 'c' ? a : "", strerror(e));
         return 1;
       }
     } else if (!strcmp(op, "exit")) {

@@ -16,6 +16,12 @@ void conf_sleep_ms(unsigned ms);
 void conf_ignore_term(void);
 /* The current directory as the OS names it (UTF-8); 0, or -1 on error. */
 int conf_getcwd(char *buf, size_t len);
+/* Make PATH mode 0777 (a metadata change; the permission check's attack):
+ * 0, or an errno. */
+int conf_chmod(const char *path);
+/* Push one byte into the input of the terminal on stdin (TIOCSTI): 0, or
+ * an errno (ENOSYS where there is no such call). */
+int conf_tiocsti(void);
 /* Milliseconds from a monotonic clock. */
 unsigned long long conf_now_ms(void);
 

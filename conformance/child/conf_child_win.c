@@ -1,6 +1,8 @@
 /* tether-conf-child, Windows parts. */
 #include "conf_child.h"
 
+#include <errno.h>
+
 #ifndef WIN32_LEAN_AND_MEAN
 #  define WIN32_LEAN_AND_MEAN
 #endif
@@ -70,3 +72,10 @@ int conf_getcwd(char *buf, size_t len) {
 }
 
 unsigned long long conf_now_ms(void) { return GetTickCount64(); }
+
+int conf_chmod(const char *path) {
+  (void)path;
+  return ENOSYS; /* no POSIX modes to change */
+}
+
+int conf_tiocsti(void) { return ENOSYS; }

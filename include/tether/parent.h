@@ -371,8 +371,8 @@ typedef struct tether_permission_profile {
   /* WORKSPACE_WRITE only; paths that stay read-only inside the roots, e.g.
    * ".git". Relative entries apply below every writable root. */
   const char *const *read_only_subpaths;
-  /* 0: no restriction; TETHER_NET_ALLOWED; TETHER_NET_DENIED (no network
-   * but Unix sockets). */
+  /* 0: no restriction; TETHER_NET_ALLOWED; TETHER_NET_DENIED (no network,
+   * no Unix sockets but socketpair). */
   int network;
   /* Spawn.permission_profile_cwd: absolute, or NULL (then every writable
    * root must be absolute). */
