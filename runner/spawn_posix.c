@@ -25,6 +25,7 @@
 #endif
 
 #include "conpty/pty_posix.h"
+#include "contain.h"
 #include "proc_posix.h"
 #include "transport/escape.h"
 
@@ -44,7 +45,7 @@ typedef struct plan {
   char **paths;       /* candidate program paths, NULL-terminated */
   bool searched;      /* paths came from a PATH search */
   int max_fd;         /* highest descriptor to mark CLOEXEC without close_range */
-  pid_t runner;       /* the runner's pid, for the parent-death check */
+  pid_t runner;       /* getppid() in the child while the runner lives */
 } plan;
 
 uint32_t tether__spawn_error_from_errno(int err) {
@@ -243,7 +244,7 @@ static int plan_build(plan *p, const tether_msg_spawn *req, tether__spawn_out *o
   }
   if (plan_env(p, req, out) < 0) return -1;
   struct rlimit rl;
-  p->runner = getpid();
+  p->runner = tether__contain_child_ppid();
   p->max_fd = 1023;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
     p->max_fd = rl.rlim_cur > 65536 ? 65535 : (int)rl.rlim_cur - 1;
@@ -283,6 +284,8 @@ __attribute__((noreturn)) static void child_main(const plan *p, int errw,
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_report_fail(errw, TETHER_STAGE_SETUP, errno);
   if (getppid() != p->runner) _exit(127);
 #endif
+  int cerr = tether__contain_child(); /* runner/contain.h: /proc of its PID namespace */
+  if (cerr) child_report_fail(errw, TETHER_STAGE_SETUP, cerr);
 
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
