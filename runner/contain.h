@@ -25,6 +25,15 @@
  * `why` says which. */
 int tether__contain_init(char *why, size_t len);
 
+/* Around the fork of a session's child: children forked between enter and
+ * leave are born in the runner's PID namespace; any other process the
+ * runner forks (a sanitizer's helper, say) is born beside the runner as
+ * before. enter returns 0 or the errno that failed (then the spawn must
+ * fail: its child would not be contained); both are no-ops when not
+ * contained. */
+int tether__contain_enter(void);
+void tether__contain_leave(void);
+
 /* What a newly forked child sees as getppid() while the runner is alive:
  * the runner's pid, or 0 when children are born in the runner's PID
  * namespace (their parent lives outside it). */

@@ -35,6 +35,11 @@
 #include <stdbool.h>
 
 static bool g_contained;
+/* The namespace for the sessions' children, and the runner's own: the
+ * runner switches its pid_for_children to the first only around a session
+ * spawn (setns), so LeakSanitizer's helper, which must see the runner's
+ * pids, is born beside the runner. */
+static int g_ns_fd = -1, g_own_fd = -1;
 
 static void on_sigchld(int sig) { (void)sig; }
 
@@ -77,7 +82,14 @@ __attribute__((noreturn)) static void init_main(int alive, int ready) {
 }
 
 int tether__contain_init(char *why, size_t len) {
+  g_own_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+  if (g_own_fd < 0) {
+    snprintf(why, len, "/proc/self/ns/pid: %s", strerror(errno));
+    return 0;
+  }
   if (unshare(CLONE_NEWPID) < 0) {
+    close(g_own_fd);
+    g_own_fd = -1;
     snprintf(why, len, "unshare(CLONE_NEWPID): %s", strerror(errno));
     return 0;
   }
@@ -106,6 +118,11 @@ int tether__contain_init(char *why, size_t len) {
   close(alive[1]);
   if (n == 1) {
     g_contained = true;
+    g_ns_fd = open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+    if (g_ns_fd < 0 || setns(g_own_fd, CLONE_NEWPID) < 0) {
+      snprintf(why, len, "switching between PID namespaces: %s", strerror(errno));
+      return -1;
+    }
     return 1;
   }
   if (pid > 0) (void)waitpid(pid, NULL, 0);
@@ -126,4 +143,13 @@ int tether__contain_child(void) {
   if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) return errno;
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) return errno;
   return 0;
+}
+
+int tether__contain_enter(void) {
+  if (!g_contained) return 0;
+  return setns(g_ns_fd, CLONE_NEWPID) < 0 ? errno : 0;
+}
+
+void tether__contain_leave(void) {
+  if (g_contained) (void)setns(g_own_fd, CLONE_NEWPID);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "conpty/pty_posix.h"
+#include "contain.h"
 #include "runner_internal.h"
 
 static void close_fd(int *fd) {
@@ -19,7 +20,18 @@ int tether__session_start(tether__runner *r, tether__session *s,
   s->stdin_fd = -1;
   s->out[0].fd = s->out[1].fd = -1;
   s->proc.pidfd = -1;
-  if (tether__spawn_posix(req, &r->sandbox, so) < 0) return -1;
+  int cerr = tether__contain_enter(); /* runner/contain.h */
+  if (cerr) {
+    so->stage = TETHER_STAGE_SETUP;
+    so->error = tether__spawn_error_from_errno(cerr);
+    so->os_error = cerr;
+    snprintf(so->message, sizeof so->message, "entering the runner's PID namespace: %s",
+             strerror(cerr));
+    return -1;
+  }
+  int src = tether__spawn_posix(req, &r->sandbox, so);
+  tether__contain_leave();
+  if (src < 0) return -1;
   s->proc.pid = so->pid;
   if (tether__exitwatch_add(&r->watch, &s->proc) < 0) {
     /* Without a pidfd we cannot learn when it exits: undo the spawn. */
