@@ -6,3 +6,11 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
             $<TARGET_FILE:tether-run> $<TARGET_FILE:tether-runner>)
   set_tests_properties(test_session_limits PROPERTIES LABELS limits TIMEOUT 300)
 endif()
+if(NOT WIN32)
+  tether_add_test(test_session_limits_api SOURCES test_session_limits.c LIBS tether_parent
+                  TIMEOUT 300)
+  target_compile_definitions(test_session_limits_api PRIVATE
+    TETHER_RUNNER_PATH="$<TARGET_FILE:tether-runner>")
+  add_dependencies(test_session_limits_api tether-runner)
+  set_tests_properties(test_session_limits_api PROPERTIES LABELS limits)
+endif()

@@ -638,7 +638,7 @@ TEST(unknown_body_and_unknown_fields) {
   want.session = 5;
   want.type = TETHER_MSG_NONE;
   decode_both(&c, f.p, f.len, 0, &want, "unknown body 99");
-  w_free(&f);
+  w_free(&f), w_free(&inner);
   /* Known body followed by an unknown body: the oneof stays set. */
   wbuf g = {0};
   w_bytes(&g, 10, "\x08\x02\x10\x03", 4);

@@ -84,4 +84,68 @@ if [ $root = 1 ]; then
   if [ -n "$out" ]; then ok proc_matches_pid; else bad proc_matches_pid "$out"; fi
 fi
 
+# 2. Limits through tether-run: each ends the command and is named.
+# limit NAME EXPECTED-LINE TETHER-RUN-ARGS...: runs, checks the stderr line.
+limit() {
+  name=$1; want=$2; shift 2
+  "$RUN" "$@" >"$T/o" 2>"$T/e"
+  rc=$?
+  if grep -q "tether-run: killed: $want" "$T/e"; then ok "$name"
+  else bad "$name" "rc=$rc stderr=$(tail -c 600 "$T/e")"; fi
+}
+if [ $root = 1 ]; then
+  # a fork bomb: the session ends at the pids limit, the machine stays up
+  limit fork_bomb "process limit 64 reached" --limit-procs 64 -- \
+    sh -c 'b() { b | b & }; b; wait' 
+  limit memory "memory limit 128 MiB reached" --limit-memory 128M -- \
+    python3 -c 'b = bytearray(1 << 30)'
+fi
+limit cpu "CPU time limit 1.000 s reached" --limit-cpu 1 -- sh -c 'while :; do :; done'
+limit fsize "file size limit 1 MiB reached" --limit-fsize 1M -- \
+  dd if=/dev/zero of="$T/big" bs=64k count=32
+limit timeout "timeout 0.300 s reached" --timeout 0.3 -- sleep 30
+"$RUN" --limit-files 8 -- sh -c 'exec 3<&0 4<&0 5<&0 6<&0 7<&0 8<&0' 2>"$T/e"
+if [ $? -ne 0 ] && grep -q 'Too many open files\|Bad file descriptor' "$T/e"; then ok open_files
+else bad open_files "$(cat "$T/e")"; fi
+
+# 3. Bad values: a usage error naming the option, before anything runs.
+for a in "--limit-memory 12X" "--limit-procs 0" "--limit-cpu abc" "--limit-fsize -1" \
+         "--timeout 1.2.3" "--limit-files 1M"; do
+  # shellcheck disable=SC2086
+  "$RUN" $a -- true 2>"$T/e"
+  rc=$?
+  opt=${a%% *}
+  if [ $rc -eq 125 ] && grep -q "bad $opt" "$T/e"; then ok "usage $a"
+  else bad "usage $a" "rc=$rc $(head -1 "$T/e")"; fi
+done
+
+# 4. A limit the runner cannot enforce is refused: no cgroup mount (hidden
+# by a tmpfs in a private mount namespace) leaves no way to count processes.
+if [ $root = 1 ] && command -v unshare >/dev/null; then
+  unshare -m sh -c "mount -t tmpfs none /sys/fs/cgroup && \"$RUN\" --limit-procs 10 -- true" \
+    >/dev/null 2>"$T/e"
+  rc=$?
+  if [ $rc -eq 125 ] && grep -q 'limits.processes cannot be enforced' "$T/e"
+  then ok refused_without_cgroup; else bad refused_without_cgroup "rc=$rc $(cat "$T/e")"; fi
+  # memory falls back to RLIMIT_AS there: the allocation fails instead
+  out=$(unshare -m sh -c "mount -t tmpfs none /sys/fs/cgroup && \"$RUN\" --limit-memory 64M -- \
+    python3 -c 'b = bytearray(1 << 30)'" 2>&1)
+  if echo "$out" | grep -q MemoryError; then ok memory_rlimit_fallback
+  else bad memory_rlimit_fallback "$out"; fi
+fi
+
+# 5. Unprivileged: no cgroup of its own, so a process limit is refused
+# with the reason; the rlimit-based limits work.
+if [ $root = 1 ] && [ -x "$T/tether-run" ]; then
+  $NOBODY "$T/tether-run" --limit-procs 10 -- true >/dev/null 2>"$T/e"
+  rc=$?
+  if [ $rc -eq 125 ] && grep -q 'limits.processes cannot be enforced.*Permission denied' "$T/e"
+  then ok nobody_procs_refused; else bad nobody_procs_refused "rc=$rc $(cat "$T/e")"; fi
+  mkdir "$T/nb" && chmod 777 "$T/nb"
+  $NOBODY "$T/tether-run" --limit-fsize 1M -- dd if=/dev/zero of="$T/nb/big" bs=64k count=32 \
+    >/dev/null 2>"$T/e"
+  if grep -q 'killed: file size limit 1 MiB reached' "$T/e"; then ok nobody_fsize
+  else bad nobody_fsize "$(cat "$T/e")"; fi
+fi
+
 exit $failed
