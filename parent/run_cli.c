@@ -171,29 +171,36 @@ static void say_size(char *buf, size_t len, uint64_t v) {
   snprintf(buf, len, "%" PRIu64 " %s", v, unit[u]);
 }
 
+/* " 1.500 s" for milliseconds; "" for 0 (a limit we did not ask for). */
+static void say_ms(char *buf, size_t len, uint64_t ms) {
+  if (ms) snprintf(buf, len, " %" PRIu64 ".%03u s", ms / 1000, (unsigned)(ms % 1000));
+  else buf[0] = '\0';
+}
+
 void tether__run_say_limit(const tether_exit_status *st, const tether__run_cli *o) {
   const tether_resource_limits *l = &o->limits;
-  char what[96];
+  char what[96] = "";
   switch (st->limit) {
   case TETHER_LIMIT_NONE: return;
   case TETHER_LIMIT_MEMORY:
-    say_size(what, sizeof what, l->memory_bytes);
-    fprintf(stderr, "tether-run: killed: memory limit %s reached\n", what);
+    if (l->memory_bytes) what[0] = ' ', say_size(what + 1, sizeof what - 1, l->memory_bytes);
+    fprintf(stderr, "tether-run: killed: memory limit%s reached\n", what);
     return;
   case TETHER_LIMIT_PROCESSES:
-    fprintf(stderr, "tether-run: killed: process limit %" PRIu64 " reached\n", l->processes);
+    if (l->processes) snprintf(what, sizeof what, " %" PRIu64, l->processes);
+    fprintf(stderr, "tether-run: killed: process limit%s reached\n", what);
     return;
   case TETHER_LIMIT_CPU:
-    fprintf(stderr, "tether-run: killed: CPU time limit %" PRIu64 ".%03u s reached\n",
-            l->cpu_ms / 1000, (unsigned)(l->cpu_ms % 1000));
+    say_ms(what, sizeof what, l->cpu_ms);
+    fprintf(stderr, "tether-run: killed: CPU time limit%s reached\n", what);
     return;
   case TETHER_LIMIT_FILE_SIZE:
-    say_size(what, sizeof what, l->file_size_bytes);
-    fprintf(stderr, "tether-run: killed: file size limit %s reached\n", what);
+    if (l->file_size_bytes) what[0] = ' ', say_size(what + 1, sizeof what - 1, l->file_size_bytes);
+    fprintf(stderr, "tether-run: killed: file size limit%s reached\n", what);
     return;
   case TETHER_LIMIT_WALL_TIMEOUT:
-    fprintf(stderr, "tether-run: killed: timeout %" PRIu32 ".%03u s reached\n",
-            o->timeout_ms / 1000, (unsigned)(o->timeout_ms % 1000));
+    say_ms(what, sizeof what, o->timeout_ms);
+    fprintf(stderr, "tether-run: killed: timeout%s reached\n", what);
     return;
   default:
     fprintf(stderr, "tether-run: killed: a limit the runner calls %" PRIu32 " was reached\n",
