@@ -81,7 +81,7 @@ static void find_self(hier h[NH]) {
     char *c1 = strchr(line, ':');
     char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     if (!c2) continue;
-    *c2 = '\0';
+    *c1 = *c2 = '\0';
     const char *ctrls = c1 + 1, *path = c2 + 1;
     for (int i = 0; i < NH; i++) {
       bool match = i == V2 ? !strcmp(line, "0") && !*ctrls : has_word(ctrls, v1_name[i], ',');
@@ -91,7 +91,8 @@ static void find_self(hier h[NH]) {
       size_t rl = strlen(h[i].root);
       const char *rel = path;
       if (strcmp(h[i].root, "/") && !strncmp(path, h[i].root, rl)) rel = path + rl;
-      snprintf(h[i].self, sizeof h[i].self, "%s%s", h[i].mnt, rel);
+      if ((size_t)snprintf(h[i].self, sizeof h[i].self, "%s%s", h[i].mnt, rel) >= sizeof h[i].self)
+        h[i].self[0] = '\0'; /* too long to use */
     }
   }
   fclose(f);
@@ -164,8 +165,9 @@ static int fail(tether__limits_failure *f, int err, const char *what, const char
   f->error = err == EACCES || err == EPERM ? TETHER_SPAWN_ERR_PERMISSION_DENIED
                                            : TETHER_SPAWN_ERR_UNSUPPORTED;
   f->os_error = err;
-  snprintf(f->message, sizeof f->message, "%s: %s%s%s", what, where,
-           err ? ": " : "", err ? strerror(err) : "");
+  if (snprintf(f->message, sizeof f->message, "%s: %s%s%s", what, where, err ? ": " : "",
+               err ? strerror(err) : "") < 0)
+    f->message[0] = '\0';
   return -1;
 }
 
@@ -207,7 +209,9 @@ int tether__cgroup_create(uint64_t memory, uint64_t pids, uint32_t session,
   }
   for (int i = MEM; i < NH; i++) {
     if (!h[i].self[0]) continue;
-    if (i == MEM && cg->mem_v2) continue;
+    /* Each hierarchy costs a mkdir and a migration per spawn: memory only
+     * when limited (its peak is measured then). */
+    if (i == MEM && (cg->mem_v2 || !memory)) continue;
     if (i == PIDS && (cg->pids_v2 || !pids)) continue;
     if ((i == FREEZER || i == CPUACCT) && cg->dir[V2][0]) continue; /* v2 kills and measures */
     char d[PATH_MAX];
