@@ -180,6 +180,12 @@ static void say_ms(char *buf, size_t len, uint64_t ms) {
 void tether__run_say_limit(const tether_exit_status *st, const tether__run_cli *o) {
   const tether_resource_limits *l = &o->limits;
   char what[96] = "";
+  if (o->verbose && (st->tree_peak_memory_bytes || st->tree_cpu_us)) {
+    char peak[48] = "not measured";
+    if (st->tree_peak_memory_bytes) say_size(peak, sizeof peak, st->tree_peak_memory_bytes);
+    fprintf(stderr, "tether-run: the whole tree used CPU %" PRIu64 ".%03u s, peak memory %s\n",
+            st->tree_cpu_us / 1000000, (unsigned)(st->tree_cpu_us / 1000 % 1000), peak);
+  }
   switch (st->limit) {
   case TETHER_LIMIT_NONE: return;
   case TETHER_LIMIT_MEMORY:

@@ -33,8 +33,9 @@ typedef struct tether__run_cli {
   "  --timeout SECONDS  terminate the program after this long (wall clock)\n"
 
 /* After the program ended because of a limit: one line on stderr naming
- * it ("tether-run: killed: memory limit 128 MiB reached"). Nothing when no
- * limit ended it. */
+ * it ("tether-run: killed: memory limit 128 MiB reached"); nothing when no
+ * limit ended it. With -v, also the whole tree's usage when the runner
+ * measured it. */
 void tether__run_say_limit(const tether_exit_status *st, const tether__run_cli *o);
 
 /* Parses argv. Returns 1 to run argv[o->program..], 0 after printing
