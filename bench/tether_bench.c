@@ -94,7 +94,8 @@ static struct {
   unsigned throttle_us;
 } G;
 
-enum { G_THROUGHPUT = 1, G_LATENCY = 2, G_SCALE = 4, G_CODEC = 8, G_PROFILE = 16, G_FLOOD = 32 };
+enum { G_THROUGHPUT = 1, G_LATENCY = 2, G_SCALE = 4, G_CODEC = 8, G_PROFILE = 16, G_FLOOD = 32,
+       G_LIMITS = 64 };
 
 static double now_s(void) {
   struct timespec ts;
@@ -1392,6 +1393,61 @@ static void bench_latency(void) {
   free(t2.v);
 }
 
+/* ================================================================ limits */
+
+static double limits_spawn_ratio; /* 0: not measured */
+
+/* One spawn -> Exited of /bin/true, with or without a per-session cgroup
+ * (a process limit needs one), in microseconds; < 0 on failure. */
+static double spawn_true_us(tether_parent *p, int limited) {
+  static const char *tv[] = { "/bin/true", NULL };
+  sess_stat ss;
+  memset(&ss, 0, sizeof ss);
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  so.argv = tv;
+  so.userdata = &ss;
+  if (limited) so.limits.processes = 1000;
+  tether_session *s = NULL;
+  ss.t_spawn = now_s();
+  int rc = tether_session_spawn(p, &so, &s);
+  if (rc == 0) rc = tether_session_wait(s, 10000, NULL);
+  tether_session_free(s);
+  return rc < 0 || !ss.exited ? -1 : (ss.t_exit - ss.t_spawn) * 1e6;
+}
+
+/* Spawn latency with a per-session cgroup (Spawn.limits) against the same
+ * spawn without limits, interleaved on one runner. Needs a runner that can
+ * make cgroups (root); otherwise reported as not measured. */
+static void bench_limits(void) {
+  int n = G.smoke ? 20 : G.quick ? 200 : 1000;
+  table("\n== spawn with a session cgroup (us), %d samples each ==\n", n);
+  lat t = { calloc((size_t)n, sizeof(double)), 0 }, b = { calloc((size_t)n, sizeof(double)), 0 };
+  if (!t.v || !b.v) die("out of memory");
+  par_stat ps;
+  tether_parent *p = parent_start(&ps);
+  if (spawn_true_us(p, 1) < 0) {
+    table("  not measured: the runner cannot enforce a process limit here (%s)\n", ps.last_error);
+    emit("\"kind\":\"latency\",\"name\":\"tether_spawn_exit_true_cgroup\",\"samples\":0");
+  } else {
+    for (int i = 0; i < n + n / 10; i++) {
+      double lim = spawn_true_us(p, 1), plain = spawn_true_us(p, 0);
+      if (lim < 0 || plain < 0) {
+        fail("spawn /bin/true with limits: %s", ps.last_error);
+        break;
+      }
+      if (i < n / 10) continue;
+      t.v[t.n++] = lim;
+      b.v[b.n++] = plain;
+    }
+    limits_spawn_ratio = lat_report("tether_spawn_exit_true_cgroup", &t, "tether_spawn_exit_true", &b,
+                                    NULL);
+  }
+  tether_parent_free(p);
+  free(t.v);
+  free(b.v);
+}
+
 /* ================================================================= scale */
 
 static int scale_1000_ok = -1;
@@ -1828,7 +1884,8 @@ static void machine(double elapsed) {
 static void usage(void) {
   fprintf(stderr,
           "usage: tether-bench [--quick | --smoke] [--json FILE] [--out DIR]\n"
-          "                    [--only throughput,latency,scale,codec,profile] [--runner PATH]\n"
+          "                    [--only throughput,latency,scale,codec,profile,limits]\n"
+          "                    [--runner PATH]\n"
           "       tether-bench --flood [--quick] [--flood-sessions N] [--flood-bytes BYTES]\n"
           "                    [--flood-slow-s S] [--flood-slow-us US]\n"
           "JSON lines on stdout (or FILE), a table on stderr; see docs/PERFORMANCE.md.\n");
@@ -1856,7 +1913,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   find_self();
   G.json = stdout;
-  G.groups = G_THROUGHPUT | G_LATENCY | G_SCALE | G_CODEC;
+  G.groups = G_THROUGHPUT | G_LATENCY | G_SCALE | G_CODEC | G_LIMITS;
   G.flood_slow_s = -1;
   const char *json_path = NULL;
   for (int i = 1; i < argc; i++) {
@@ -1878,6 +1935,7 @@ int main(int argc, char **argv) {
       if (strstr(s, "scale")) G.groups |= G_SCALE;
       if (strstr(s, "codec")) G.groups |= G_CODEC;
       if (strstr(s, "profile")) G.groups |= G_PROFILE;
+      if (strstr(s, "limits")) G.groups |= G_LIMITS;
       if (!G.groups) usage();
     } else usage();
   }
@@ -1906,6 +1964,7 @@ int main(int argc, char **argv) {
   if (G.groups & G_SCALE) bench_scale();
   if (G.groups & G_CODEC) bench_codec();
   if (G.groups & G_PROFILE) bench_profile();
+  if (G.groups & G_LIMITS) bench_limits();
   if (G.groups & G_FLOOD) bench_flood();
 
   table("\n== targets (ratios from this run) ==\n");
@@ -1925,6 +1984,9 @@ int main(int argc, char **argv) {
     target("sandbox_spawn_extra_ms", LT.sandbox_extra_ms, "<=", 3.0,
            "workspace-write+no-network p50 - plain p50 (ms)");
   }
+  if (G.groups & G_LIMITS)
+    target("spawn_cgroup_vs_plain", limits_spawn_ratio, "<=", 1.5,
+           "spawn->Exited p50 with a session cgroup / without");
   if ((G.groups & G_SCALE) && scale_1000_ok >= 0) {
     emit("\"kind\":\"target\",\"name\":\"scale_1000_correct\",\"what\":\"1000 concurrent "
          "sessions, every byte count right\",\"value\":%d,\"goal\":\"== 1\",\"met\":%s",

@@ -112,16 +112,21 @@ endfunction()
 
 if(TARGET tether_parent)
   tether_add_installed(parent
-    AREAS tether_parent tether_sandbox tether_codec_pbc tether_msg tether_gen_pbc
+    AREAS tether_parent tether_sandbox_profile tether_codec_pbc tether_msg tether_gen_pbc
           tether_transport
     DEPS PkgConfig::PROTOBUF_C)
   list(APPEND tether_installed_targets tether_parent_shared tether_parent_static)
 endif()
 if(TARGET tether_runner)
+  # The sandbox's seccomp filter (Linux).
+  set(tether_runner_seccomp "")
+  if(TARGET PkgConfig::LIBSECCOMP)
+    set(tether_runner_seccomp PkgConfig::LIBSECCOMP)
+  endif()
   tether_add_installed(runner
-    AREAS tether_runner tether_sandbox tether_conpty tether_codec_nanopb tether_msg
-          tether_gen_nanopb tether_transport
-    DEPS nanopb::protobuf-nanopb-static)
+    AREAS tether_runner tether_sandbox tether_sandbox_profile tether_conpty
+          tether_codec_nanopb tether_msg tether_gen_nanopb tether_transport
+    DEPS nanopb::protobuf-nanopb-static ${tether_runner_seccomp})
   list(APPEND tether_installed_targets tether_runner_shared tether_runner_static)
 endif()
 if(NOT tether_installed_targets)
@@ -163,6 +168,11 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
   set(TETHER_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
 else()
   set(TETHER_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+# A static link of the runner on Linux also needs libseccomp (the sandbox).
+set(TETHER_PC_RUNNER_REQUIRES "")
+if(TARGET PkgConfig::LIBSECCOMP)
+  set(TETHER_PC_RUNNER_REQUIRES "Requires.private: libseccomp")
 endif()
 foreach(lib parent runner)
   if(TARGET tether_${lib}_shared)

@@ -335,6 +335,14 @@ static int from_nanopb(decoder *d, tether_msg *m, const char **why) {
       o->profile.network = (uint32_t)s->permission_profile.network;
     }
     o->profile_cwd = d->profile_cwd;
+    if (s->has_limits) {
+      o->has_limits = true;
+      o->limits.memory_bytes = s->limits.memory_bytes;
+      o->limits.processes = s->limits.processes;
+      o->limits.cpu_ms = s->limits.cpu_ms;
+      o->limits.open_files = s->limits.open_files;
+      o->limits.file_size_bytes = s->limits.file_size_bytes;
+    }
     break;
   }
   case tether_v1_Frame_spawned_tag:
@@ -403,7 +411,10 @@ static int from_nanopb(decoder *d, tether_msg *m, const char **why) {
       o->user_time_us = e->usage.user_time_us;
       o->system_time_us = e->usage.system_time_us;
       o->max_rss_kib = e->usage.max_rss_kib;
+      o->tree_peak_memory_bytes = e->usage.tree_peak_memory_bytes;
+      o->tree_cpu_us = e->usage.tree_cpu_us;
     }
+    o->limit = (uint32_t)e->limit;
     break;
   }
   case tether_v1_Frame_error_tag:
@@ -557,6 +568,14 @@ static void to_nanopb(const tether_msg *m, tether_v1_Frame *f) {
       o->permission_profile.network = (tether_v1_NetworkMode)s->profile.network;
     }
     set_enc(&o->permission_profile_cwd, enc_bytes, &s->profile_cwd);
+    if (s->has_limits) {
+      o->has_limits = true;
+      o->limits.memory_bytes = s->limits.memory_bytes;
+      o->limits.processes = s->limits.processes;
+      o->limits.cpu_ms = s->limits.cpu_ms;
+      o->limits.open_files = s->limits.open_files;
+      o->limits.file_size_bytes = s->limits.file_size_bytes;
+    }
     break;
   }
   case TETHER_MSG_SPAWNED:
@@ -626,6 +645,9 @@ static void to_nanopb(const tether_msg *m, tether_v1_Frame *f) {
     o->usage.user_time_us = e->user_time_us;
     o->usage.system_time_us = e->system_time_us;
     o->usage.max_rss_kib = e->max_rss_kib;
+    o->usage.tree_peak_memory_bytes = e->tree_peak_memory_bytes;
+    o->usage.tree_cpu_us = e->tree_cpu_us;
+    o->limit = (tether_v1_ExitLimit)e->limit;
     break;
   }
   case TETHER_MSG_ERROR:

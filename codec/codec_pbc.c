@@ -220,6 +220,14 @@ static int from_pbc(tether_pbc_decoder *d, const Tether__V1__Frame *f, tether_ms
       o->profile.network = (uint32_t)p->network;
     }
     o->profile_cwd = bin_view(s->permission_profile_cwd);
+    if (s->limits) {
+      o->has_limits = true;
+      o->limits.memory_bytes = s->limits->memory_bytes;
+      o->limits.processes = s->limits->processes;
+      o->limits.cpu_ms = s->limits->cpu_ms;
+      o->limits.open_files = s->limits->open_files;
+      o->limits.file_size_bytes = s->limits->file_size_bytes;
+    }
     break;
   }
   case TETHER__V1__FRAME__BODY_SPAWNED:
@@ -288,7 +296,10 @@ static int from_pbc(tether_pbc_decoder *d, const Tether__V1__Frame *f, tether_ms
       o->user_time_us = e->usage->user_time_us;
       o->system_time_us = e->usage->system_time_us;
       o->max_rss_kib = e->usage->max_rss_kib;
+      o->tree_peak_memory_bytes = e->usage->tree_peak_memory_bytes;
+      o->tree_cpu_us = e->usage->tree_cpu_us;
     }
+    o->limit = (uint32_t)e->limit;
     break;
   }
   case TETHER__V1__FRAME__BODY_ERROR:
@@ -374,6 +385,7 @@ typedef struct pbc_frame {
   Tether__V1__OutputCap stdout_cap, stderr_cap;
   Tether__V1__PermissionProfile profile;
   Tether__V1__ResourceUsage usage;
+  Tether__V1__ResourceLimits limits;
   Tether__V1__Capability caps[TETHER__CAP_MAX + 1];
   ProtobufCBinaryData *bins; /* argv, env, roots, subpaths: one allocation */
   /* NUL-terminated copies of the text fields (validated lengths). */
@@ -477,6 +489,15 @@ static int to_pbc(const tether_msg *m, pbc_frame *p) {
       o->permission_profile = q;
     }
     o->permission_profile_cwd = bin(s->profile_cwd);
+    if (s->has_limits) {
+      tether__v1__resource_limits__init(&p->limits);
+      p->limits.memory_bytes = s->limits.memory_bytes;
+      p->limits.processes = s->limits.processes;
+      p->limits.cpu_ms = s->limits.cpu_ms;
+      p->limits.open_files = s->limits.open_files;
+      p->limits.file_size_bytes = s->limits.file_size_bytes;
+      o->limits = &p->limits;
+    }
     f->spawn = o;
     break;
   }
@@ -573,8 +594,11 @@ static int to_pbc(const tether_msg *m, pbc_frame *p) {
       p->usage.user_time_us = e->user_time_us;
       p->usage.system_time_us = e->system_time_us;
       p->usage.max_rss_kib = e->max_rss_kib;
+      p->usage.tree_peak_memory_bytes = e->tree_peak_memory_bytes;
+      p->usage.tree_cpu_us = e->tree_cpu_us;
       o->usage = &p->usage;
     }
+    o->limit = (Tether__V1__ExitLimit)e->limit;
     f->exited = o;
     break;
   }

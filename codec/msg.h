@@ -94,6 +94,11 @@ typedef struct tether_msg_profile {
   uint32_t network;
 } tether_msg_profile;
 
+/* ResourceLimits: 0 = unset; set values within TETHER_RLIMIT_*. */
+typedef struct tether_msg_limits {
+  uint64_t memory_bytes, processes, cpu_ms, open_files, file_size_bytes;
+} tether_msg_limits;
+
 typedef struct tether_msg_spawn {
   tether_bytes_list argv;  /* <= TETHER_ARGV_MAX_COUNT / _BYTES */
   uint32_t env_mode;
@@ -109,6 +114,8 @@ typedef struct tether_msg_spawn {
   bool has_profile;
   tether_msg_profile profile;
   tether_bytes profile_cwd; /* <= TETHER_PATH_MAX_BYTES */
+  bool has_limits;          /* ResourceLimits present (version 3) */
+  tether_msg_limits limits;
 } tether_msg_spawn;
 
 typedef struct tether_msg_spawn_failed {
@@ -136,6 +143,8 @@ typedef struct tether_msg_exited {
   bool timed_out;
   bool has_usage;
   uint64_t user_time_us, system_time_us, max_rss_kib;
+  uint64_t tree_peak_memory_bytes, tree_cpu_us; /* 0: not measured */
+  uint32_t limit;       /* ExitLimit (TETHER_LIMIT_*); open enum */
 } tether_msg_exited;
 
 typedef struct tether_msg {

@@ -273,6 +273,8 @@ class Conn:
                 setattr(sp, k, v.encode())
             elif k == "permission_profile":
                 sp.permission_profile.CopyFrom(v)
+            elif k == "limits":
+                sp.limits.CopyFrom(v)
             else:
                 setattr(sp, k, v)
         s = self.sessions.get(sid)
@@ -751,6 +753,8 @@ class Target:
             return ["head", "-c", str(a[0]), "/dev/zero"]
         if op == "cwd":
             return ["pwd", "-P"]
+        if op == "fill":  # write a[1] bytes to file a[0], in 64 KiB blocks
+            return ["dd", "if=/dev/zero", "of=" + a[0], "bs=65536", "count=%d" % (a[1] // 65536)]
         return None
 
     @staticmethod
@@ -777,6 +781,8 @@ class Target:
         if op == "tiocsti":
             return ("python3 -c 'import fcntl, termios; fcntl.ioctl(0, termios.TIOCSTI, b\"#\")' "
                     "2>/dev/null")
+        if op == "spin":  # burn CPU until killed
+            return "while :; do :; done"
         direct = Target._direct(op, *a)
         if direct:
             return " ".join(q(w) for w in direct)
@@ -1687,6 +1693,76 @@ def t_profiles(k):
     c.goodbye_and_close()
 
 
+@check("limits-version-gating")
+def t_limits_gating(k):
+    """Spawn.limits is version 3: on an older connection a runner that
+    speaks 3 refuses it (SpawnFailed{LIMITS, UNSUPPORTED}), never runs the
+    command unlimited; on version 3 a runner without
+    CAPABILITY_RESOURCE_LIMITS refuses it too, and one with it refuses a
+    value outside the accepted range (LIMITS, INVALID)."""
+    t = k.target
+    target = os.path.join(k.tmpdir, "ran")
+    lim = pb.ResourceLimits(file_size_bytes=1 << 20)
+    c = k.conn(versions=(1, 2))
+    h = c.open()
+    if h.version_max < 3:
+        raise Skipped("skipped (runner speaks version %d at most; limits are version 3)" % h.version_max)
+    c.spawn(1, t.argv(("write", t.path(target))), limits=lim)
+    expect_spawn_failed(c, 1, pb.SPAWN_STAGE_LIMITS, pb.SPAWN_ERROR_UNSUPPORTED)
+    expect(not os.path.exists(target), "a refused Spawn ran: %s exists", target)
+    c.goodbye_and_close()
+    c = k.conn(versions=(1, 3))
+    h = c.open()
+    if pb.CAPABILITY_RESOURCE_LIMITS not in h.capabilities:
+        c.spawn(1, t.argv(("write", t.path(target))), limits=lim)
+        s = c.wait_done(1)
+        expect(s.failed is not None and s.failed.stage == pb.SPAWN_STAGE_LIMITS,
+               "a runner without CAPABILITY_RESOURCE_LIMITS accepted limits: %s", s.describe_end())
+        expect(not os.path.exists(target), "a refused Spawn ran: %s exists", target)
+    else:
+        for sid, bad in ((1, pb.ResourceLimits(cpu_ms=1)), (2, pb.ResourceLimits(open_files=1)),
+                         (3, pb.ResourceLimits(memory_bytes=4096))):
+            c.spawn(sid, t.argv(("write", t.path(target))), limits=bad)
+            expect_spawn_failed(c, sid, pb.SPAWN_STAGE_LIMITS, pb.SPAWN_ERROR_INVALID)
+        expect(not os.path.exists(target), "a refused Spawn ran: %s exists", target)
+        # all zero: no limits asked, the command runs
+        c.spawn(4, t.argv(), limits=pb.ResourceLimits())
+        s = c.wait_exited(4)
+        expect(s.exited.WhichOneof("status") == "code" and s.exited.code == 0 and
+               s.exited.limit == pb.EXIT_LIMIT_NONE, "all-zero limits: %s", s.describe_end())
+    c.goodbye_and_close()
+
+
+@check("limits-exit-reason", timeout=60)
+def t_limits_reason(k):
+    """Exited.limit names the limit that ended the command (CPU, file
+    size, the wall-clock timeout, which also keeps timed_out) and is NONE
+    for a command that ended on its own."""
+    t = k.target
+    if t.child or t.windows:
+        raise Skipped("skipped (needs the POSIX shell ops spin and fill)")
+    c = k.conn(versions=(1, 3))
+    h = c.open()
+    if h.version_max < 3:
+        raise Skipped("skipped (runner speaks version %d at most; limits are version 3)" % h.version_max)
+    need_cap(c, pb.CAPABILITY_RESOURCE_LIMITS)
+    c.spawn(1, t.argv(("spin",)), limits=pb.ResourceLimits(cpu_ms=1000))
+    c.spawn(2, t.argv(("fill", os.path.join(k.tmpdir, "big"), 2 << 20)),
+            limits=pb.ResourceLimits(file_size_bytes=1 << 20))
+    c.spawn(3, t.argv(("sleep", 100000)), timeout_ms=200)
+    c.spawn(4, t.argv(("out", "fine")), limits=pb.ResourceLimits(open_files=64))
+    want = {1: pb.EXIT_LIMIT_CPU, 2: pb.EXIT_LIMIT_FILE_SIZE, 3: pb.EXIT_LIMIT_WALL_TIMEOUT,
+            4: pb.EXIT_LIMIT_NONE}
+    for sid in (1, 2, 3, 4):
+        s = c.wait_exited(sid)
+        expect(s.exited.limit == want[sid], "session %d: Exited.limit %s, expected %s (%s)", sid,
+               enum_name(pb.ExitLimit, s.exited.limit), enum_name(pb.ExitLimit, want[sid]), s.describe_end())
+    s = c.sessions[3]
+    expect(s.exited.timed_out, "WALL_TIMEOUT without timed_out: %s", s.describe_end())
+    expect(os.path.getsize(os.path.join(k.tmpdir, "big")) <= 1 << 20, "the file grew past its limit")
+    c.goodbye_and_close()
+
+
 @check("flow-control", needs="FLOW_CONTROL", timeout=60)
 def t_flow(k):
     window = 65536
@@ -2054,6 +2130,9 @@ class ScriptedRunner:
                                   os_error=2, os_error_space=pb.OS_ERROR_SPACE_WIN32,
                                   message='program "%s" not found on PATH: File not found (Win32 error 2)'
                                   % argv[0].decode(errors="replace")))
+        elif sc == "exited-limit":  # version 3's Exited.limit: the status stays the signal's
+            self.write(spawned + self.frame(sid, E, signal=pb.SIGNAL_KILL, raw_signal=9,
+                                            limit=pb.EXIT_LIMIT_MEMORY))
         elif sc == "frame-for-unknown-session":
             self.write(spawned + self.out(sid + 100, S, b"x", 0) + self.frame(sid, E, code=0))
         elif sc == "spawn-failed-escapes":
@@ -2222,6 +2301,7 @@ parent_case("parent-rejects-offset-gap", "offset-gap", ["true"], want_rejected(b
 parent_case("parent-exited-twice", "exited-twice", ["true"], want_exited_twice)
 parent_case("parent-rejects-garbage-preface", "garbage-preface", ["true"], want_rejected(b"Welcome"))
 parent_case("parent-rejects-oversized-frame", "oversized-frame", ["true"], want_rejected())
+parent_case("parent-exited-limit", "exited-limit", ["sleep", "100"], want_exact(128 + 9, b"", None))
 parent_case("parent-rejects-unknown-session", "frame-for-unknown-session", ["true"], want_rejected())
 parent_case("parent-runner-vanishes", "runner-vanishes", ["sleep", "100"], want_rejected())
 parent_case("parent-escapes-spawn-failed", "spawn-failed-escapes", ["/nonexistent/prog"],

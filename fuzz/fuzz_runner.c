@@ -335,6 +335,14 @@ void tether__session_terminate(tether__session *s) {
 
 void tether__session_kill_now(tether__session *s) { fake_signal(s, SIGKILL); }
 
+/* No cgroup in the fake: limits never poll (a Spawn with limits is still
+ * version-gated by runner.c). */
+uint64_t tether__session_poll_limits(tether__session *s, uint64_t now) {
+  (void)s;
+  (void)now;
+  return 0;
+}
+
 void tether__session_exit_info(const tether__session *s, tether_msg_exited *e) {
   fproc *f = fp(s);
   FUZZ_CHECK(s->proc.reaped && f->reaped && !f->alive,

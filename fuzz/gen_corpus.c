@@ -173,6 +173,8 @@ static tether_msg full(tether_msg_type t) {
     s->profile = (tether_msg_profile){TETHER_FS_WORKSPACE_WRITE, {roots, 2}, {subs, 1},
                                       TETHER_NET_DENIED};
     s->profile_cwd = TXT("/work");
+    s->has_limits = true; /* version 3 */
+    s->limits = (tether_msg_limits){128u << 20, 64, 1000, 256, 1u << 20};
     break;
   }
   case TETHER_MSG_SPAWNED: m.u.spawned.pid = 4242; break;
@@ -206,7 +208,9 @@ static tether_msg full(tether_msg_type t) {
                                      .raw_signal = 9, .core_dumped = true,
                                      .timed_out = true, .has_usage = true,
                                      .user_time_us = 1200, .system_time_us = 300,
-                                     .max_rss_kib = 4096};
+                                     .max_rss_kib = 4096,
+                                     .tree_peak_memory_bytes = 128u << 20,
+                                     .tree_cpu_us = 1500, .limit = TETHER_LIMIT_MEMORY};
     break;
   case TETHER_MSG_ERROR:
     m.u.error.code = TETHER_WIRE_UNKNOWN_SESSION;

@@ -94,6 +94,12 @@ bool fuzz_msg_equal(const tether_msg *a, const tether_msg *b, char *diff,
       NUM(u.spawn.profile.network);
     }
     BYTES(u.spawn.profile_cwd);
+    NUM(u.spawn.has_limits);
+    NUM(u.spawn.limits.memory_bytes);
+    NUM(u.spawn.limits.processes);
+    NUM(u.spawn.limits.cpu_ms);
+    NUM(u.spawn.limits.open_files);
+    NUM(u.spawn.limits.file_size_bytes);
     break;
   case TETHER_MSG_SPAWNED:
     NUM(u.spawned.pid);
@@ -149,6 +155,9 @@ bool fuzz_msg_equal(const tether_msg *a, const tether_msg *b, char *diff,
     NUM(u.exited.user_time_us);
     NUM(u.exited.system_time_us);
     NUM(u.exited.max_rss_kib);
+    NUM(u.exited.tree_peak_memory_bytes);
+    NUM(u.exited.tree_cpu_us);
+    NUM(u.exited.limit);
     break;
   case TETHER_MSG_ERROR:
     NUM(u.error.code);

@@ -445,6 +445,15 @@ static void on_exited(tether_parent *p, tether_session *s, const tether_msg *m) 
   st->user_time_us = e->user_time_us;
   st->system_time_us = e->system_time_us;
   st->max_rss_kib = e->max_rss_kib;
+  /* Version 3 fields: an older runner cannot mean them. timed_out and
+   * limit WALL_TIMEOUT say the same (a version-2 runner sends only the
+   * first). */
+  bool v3 = p->version >= TETHER_PROTOCOL_VERSION_LIMITS;
+  st->tree_peak_memory_bytes = v3 ? e->tree_peak_memory_bytes : 0;
+  st->tree_cpu_us = v3 ? e->tree_cpu_us : 0;
+  st->limit = v3 ? e->limit : TETHER_LIMIT_NONE;
+  if (!st->limit && e->timed_out) st->limit = TETHER_LIMIT_WALL_TIMEOUT;
+  if (st->limit == TETHER_LIMIT_WALL_TIMEOUT) st->timed_out = 1;
   tether__parent_session_done(p, s, 0);
   if (!listening(s) || !p->o.callbacks.on_exit) return;
   p->in_callback++;

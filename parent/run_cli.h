@@ -19,7 +19,25 @@ typedef struct tether__run_cli {
   size_t nenv;
   int clear_env, merge, no_network, pty, verbose;
   int program;      /* argv index of PROGRAM */
+  tether_resource_limits limits; /* --limit-* (0: unset) */
+  uint32_t timeout_ms;           /* --timeout (0: none) */
 } tether__run_cli;
+
+/* The --limit-*, --timeout help lines both front ends print. */
+#define TETHER__RUN_LIMITS_USAGE \
+  "  --limit-memory SIZE  memory of the whole program tree (SIZE: bytes, or\n" \
+  "                   with a K, M or G suffix: 128M)\n" \
+  "  --limit-procs N  processes and threads of the program tree\n" \
+  "  --limit-cpu SECONDS  CPU time of each process\n" \
+  "  --limit-files N  open files per process\n" \
+  "  --limit-fsize SIZE  largest file the program may write\n" \
+  "  --timeout SECONDS  terminate the program after this long (wall clock)\n"
+
+/* After the program ended because of a limit: one line on stderr naming
+ * it ("tether-run: killed: memory limit 128 MiB reached"); nothing when no
+ * limit ended it. With -v, also the whole tree's usage when the runner
+ * measured it. */
+void tether__run_say_limit(const tether_exit_status *st, const tether__run_cli *o);
 
 /* Parses argv. Returns 1 to run argv[o->program..], 0 after printing
  * `usage` for -h (exit 0), -1 after printing what was wrong (exit

@@ -49,6 +49,20 @@ static uint32_t take_id(tether_parent *p) {
   }
 }
 
+static bool limits_any(const tether_resource_limits *l) {
+  return l->memory_bytes || l->processes || l->cpu_ms || l->open_files || l->file_size_bytes;
+}
+
+static bool in_range(uint64_t v, uint64_t lo, uint64_t hi) { return v == 0 || (v >= lo && v <= hi); }
+
+static bool limits_in_range(const tether_resource_limits *l) {
+  return in_range(l->memory_bytes, TETHER_RLIMIT_MEMORY_MIN, TETHER_RLIMIT_MEMORY_MAX) &&
+         in_range(l->processes, TETHER_RLIMIT_PROCESSES_MIN, TETHER_RLIMIT_PROCESSES_MAX) &&
+         in_range(l->cpu_ms, TETHER_RLIMIT_CPU_MS_MIN, TETHER_RLIMIT_CPU_MS_MAX) &&
+         in_range(l->open_files, TETHER_RLIMIT_OPEN_FILES_MIN, TETHER_RLIMIT_OPEN_FILES_MAX) &&
+         in_range(l->file_size_bytes, TETHER_RLIMIT_FILE_SIZE_MIN, TETHER_RLIMIT_FILE_SIZE_MAX);
+}
+
 int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
                          tether__capture *capture, tether_session **out) {
   tether_bytes *items = NULL, *prof_items = NULL;
@@ -75,6 +89,15 @@ int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
   if (envc > TETHER_ENV_MAX_COUNT) return TETHER_ELIMIT_ENV_COUNT;
   if (o->cwd && strlen(o->cwd) > TETHER_PATH_MAX_BYTES) return TETHER_ELIMIT_PATH;
   if (p->active >= p->peer_max_sessions) return TETHER_ELIMIT_SESSIONS;
+  bool limited = limits_any(&o->limits);
+  if (limited) {
+    if (!limits_in_range(&o->limits)) return TETHER_EINVAL;
+    /* An older runner would ignore the field and run the command
+     * unlimited: refuse here, before anything is sent. */
+    if (p->version < TETHER_PROTOCOL_VERSION_LIMITS ||
+        !(p->peer_caps & TETHER_CAP_BIT(TETHER_CAP_RESOURCE_LIMITS)))
+      return TETHER_EUNSUPPORTED;
+  }
   if (o->permission_profile) { /* checked here, resolved by the runner (sandbox/) */
     rc = tether__sandbox_encode(o->permission_profile, &prof, &prof_cwd, &prof_items, NULL, 0);
     if (rc < 0) return rc;
@@ -131,6 +154,14 @@ int tether__parent_spawn(tether_parent *p, const tether_spawn_options *o,
     sp->has_profile = true;
     sp->profile = prof;
     sp->profile_cwd = prof_cwd;
+  }
+  if (limited) {
+    sp->has_limits = true;
+    sp->limits.memory_bytes = o->limits.memory_bytes;
+    sp->limits.processes = o->limits.processes;
+    sp->limits.cpu_ms = o->limits.cpu_ms;
+    sp->limits.open_files = o->limits.open_files;
+    sp->limits.file_size_bytes = o->limits.file_size_bytes;
   }
 
   rc = tether__parent_table_add(p, s);

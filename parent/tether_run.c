@@ -59,6 +59,8 @@
 static const char usage[] =
     "usage: tether-run [--cwd DIR] [--env K=V]... [--clear-env] [--runner CMD]\n"
     "                  [--merge-stderr] [--sandbox MODE] [--no-network]\n"
+    "                  [--limit-memory SIZE] [--limit-procs N] [--limit-cpu SECONDS]\n"
+    "                  [--limit-files N] [--limit-fsize SIZE] [--timeout SECONDS]\n"
     "                  [-t | -T] [-v] -- PROGRAM ARGS...\n"
     "\n"
     "Runs PROGRAM through a tether runner and behaves like it: same output,\n"
@@ -82,6 +84,7 @@ static const char usage[] =
     "  -t, --pty        run the program on a terminal (pty); a local terminal\n"
     "                   is put in raw mode and its size follows; TERM is passed\n"
     "  -T, --no-pty     use pipes (the default)\n"
+    TETHER__RUN_LIMITS_USAGE
     "  -v               report the runner and the program's life on stderr\n";
 
 typedef struct run {
@@ -100,6 +103,7 @@ typedef struct run {
   int winsz_fd;       /* the local terminal whose size we follow, -1: none */
   uint32_t rows, cols; /* the size last sent */
   long long stop_sig_at; /* when SIGINT/SIGTERM was last forwarded (ms), 0: never */
+  const tether__run_cli *cli;
 } run;
 
 static int sig_pipe[2] = { -1, -1 };
@@ -271,6 +275,7 @@ static void cb_output(tether_session *s, int stream, const void *data, size_t le
 static void cb_exit(tether_session *s, const tether_exit_status *st, void *ud) {
   run *r = ud;
   tty_restore(); /* all of its output has been written */
+  tether__run_say_limit(st, r->cli);
   if (st->signaled) {
     if (r->verbose)
       fprintf(stderr, "tether-run: \"%s\" was killed by signal %d%s%s\n", r->prog,
@@ -612,6 +617,9 @@ int main(int argc, char **argv) {
   so.merge_stderr = o.merge;
   so.stdin_mode = null_stdin ? TETHER_STDIN_MODE_NULL : TETHER_STDIN_MODE_PIPE;
   so.userdata = &r;
+  so.limits = o.limits;
+  so.timeout_ms = o.timeout_ms;
+  r.cli = &o;
   /* -t: a terminal of the local terminal's size (SIGWINCH is caught before
    * the size is read, so no change is missed), and our TERM (first, so an
    * --env TERM=... wins). */
@@ -663,9 +671,14 @@ int main(int argc, char **argv) {
   int rc = tether_session_spawn(r.p, &so, &r.s);
   tether__sandbox_free_strv(roots);
   free(term_env);
-  if (rc < 0) {
+  if (rc == TETHER_EUNSUPPORTED)
+    fprintf(stderr, "tether-run: the runner does not enforce resource limits (that needs "
+                    "protocol version %u and CAPABILITY_RESOURCE_LIMITS)\n",
+            TETHER_PROTOCOL_VERSION_LIMITS);
+  else if (rc < 0)
     fprintf(stderr, "tether-run: cannot ask the runner to start \"%s\": %s\n", r.prog,
             tether_strerror(rc));
+  if (rc < 0) {
     tether_parent_free(r.p);
     free(env);
     return EXIT_FAILED;

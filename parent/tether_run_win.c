@@ -55,6 +55,7 @@ static const char usage[] =
     "  --sandbox MODE   permission profile (docs/SANDBOX.md); Windows runners\n"
     "                   refuse profiles they cannot enforce\n"
     "  --no-network     deny the program the network\n"
+    TETHER__RUN_LIMITS_USAGE
     "  -v               report the runner and the program's life on stderr\n";
 
 typedef struct run {
@@ -65,6 +66,7 @@ typedef struct run {
   int out_broken, err_broken;
   unsigned long exit_code;
   int decided;
+  const tether__run_cli *cli;
 } run;
 
 static void decide(run *r, unsigned long code) {
@@ -123,6 +125,7 @@ static void cb_output(tether_session *s, int stream, const void *data, size_t le
 static void cb_exit(tether_session *s, const tether_exit_status *st, void *ud) {
   run *r = ud;
   (void)s;
+  tether__run_say_limit(st, r->cli);
   if (r->verbose)
     fprintf(stderr, "tether-run: \"%s\" exited with status %lu (0x%08lx)%s\n", r->prog,
             (unsigned long)st->code, (unsigned long)st->code, st->timed_out ? " (timed out)" : "");
@@ -330,6 +333,9 @@ int main(void) {
   so.merge_stderr = o.merge;
   so.stdin_mode = null_stdin ? TETHER_STDIN_MODE_NULL : TETHER_STDIN_MODE_PIPE;
   so.userdata = &r;
+  so.limits = o.limits;
+  so.timeout_ms = o.timeout_ms;
+  r.cli = &o;
   static const char *const git_ro[] = { ".git", NULL };
   char **roots = NULL;
   char here[MAX_PATH * 4];

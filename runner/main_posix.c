@@ -26,6 +26,7 @@
 
 #include "runner_internal.h"
 #include "cli.h"
+#include "contain.h"
 
 static const char usage[] =
     "usage: tether-runner (--stdio | --fd R[,W] | --connect PATH | --listen PATH)\n"
@@ -127,6 +128,19 @@ int main(int argc, char **argv) {
 
   const char *rule = tether__runner_cli_check(&o);
   if (rule) return die_usage(rule, NULL);
+
+  /* Before the first child: every descendant dies with this process. */
+  char why[160];
+  int contained = tether__contain_init(why, sizeof why);
+  if (contained < 0) {
+    fprintf(stderr, "tether-runner: %s\n", why);
+    return 1;
+  }
+  const char *lv = getenv("TETHER_LOG");
+  if (lv && !strcmp(lv, "debug"))
+    fprintf(stderr, "tether-runner: %s\n",
+            contained ? "children live in a PID namespace that dies with the runner"
+                      : why);
 
   /* The library never dies of SIGPIPE, but a write to stderr might. */
   signal(SIGPIPE, SIG_IGN);

@@ -12,6 +12,7 @@
 #include "codec/msg.h"
 #include "conpty/pty.h"
 #include "sandbox/sandbox.h"
+#include "limits_posix.h"
 
 typedef struct tether__proc {
   pid_t pid;          /* also the process group id (the child is its leader) */
@@ -49,9 +50,11 @@ typedef struct tether__spawn_out {
  * exec'd or failed. The child path after fork is async-signal-safe.
  * req's permission profile is decided by `sandbox` (sandbox/sandbox.h)
  * after the request's validation and enforced in the child before chdir
- * and exec; a refusal is stage PERMISSIONS. */
+ * and exec; a refusal is stage PERMISSIONS. `lim` (NULL: none) is applied
+ * in the child (runner/limits_posix.h): the cgroup is joined first, the
+ * rlimits are set just before exec; a failure is stage LIMITS. */
 int tether__spawn_posix(const tether_msg_spawn *req, const tether__sandbox_policy *sandbox,
-                        tether__spawn_out *out);
+                        const tether__limits_plan *lim, tether__spawn_out *out);
 
 /* Portable SpawnError for an errno value. */
 uint32_t tether__spawn_error_from_errno(int err);

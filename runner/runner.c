@@ -220,6 +220,7 @@ int tether__runner_init(tether__runner *r, const tether_runner_options *o,
                         TETHER_CAP_BIT(TETHER_CAP_FLOW_CONTROL) |
                         TETHER_CAP_BIT(TETHER_CAP_PROCESS_GROUPS) |
                         TETHER_CAP_BIT(TETHER_CAP_RESOURCE_USAGE) |
+                        TETHER__LIMITS_CAPABILITY |
                         (r->sandbox.support.enforced
                              ? TETHER_CAP_BIT(TETHER_CAP_PERMISSION_PROFILES) : 0),
                     r->opt.max_frame_size, r->opt.max_sessions);
@@ -313,6 +314,15 @@ static void handle_spawn(tether__runner *r, const tether_msg *m) {
   if (!s) {
     send_spawn_failed(r, id, TETHER_STAGE_SETUP, TETHER_SPAWN_ERR_NO_RESOURCES, 0,
                       "out of memory");
+    return;
+  }
+  if (tether__limits_any(&m->u.spawn) && r->sandbox.version < TETHER_PROTOCOL_VERSION_LIMITS) {
+    char msg[128];
+    snprintf(msg, sizeof msg,
+             "resource limits need protocol version %u; this connection agreed on %u",
+             TETHER_PROTOCOL_VERSION_LIMITS, r->sandbox.version);
+    free(s);
+    send_spawn_failed(r, id, TETHER_STAGE_LIMITS, TETHER_SPAWN_ERR_UNSUPPORTED, 0, msg);
     return;
   }
   s->id = id;
@@ -874,6 +884,11 @@ static void finish(tether__runner *r, tether__session *s) {
     m.type = TETHER_MSG_EXITED;
     tether__session_exit_info(s, &m.u.exited);
     m.u.exited.timed_out = s->timed_out;
+    if (s->timed_out) m.u.exited.limit = TETHER_LIMIT_WALL_TIMEOUT;
+    if (r->sandbox.version < TETHER_PROTOCOL_VERSION_LIMITS) { /* version 3 fields */
+      m.u.exited.limit = TETHER_LIMIT_NONE;
+      m.u.exited.tree_peak_memory_bytes = m.u.exited.tree_cpu_us = 0;
+    }
     (void)send_msg(r, &m);
   }
   tether__session_release(s);
@@ -933,6 +948,8 @@ int tether__runner_on_timers(tether__runner *r, uint64_t now) {
         terminate(r, s, r->opt.terminate_grace_ms);
       }
     }
+    if (s->limits_poll_at && now >= s->limits_poll_at)
+      s->limits_poll_at = tether__session_poll_limits(s, now);
     if (s->kill_at && now >= s->kill_at) {
       s->kill_at = 0;
       tether__session_kill_now(s);
@@ -951,6 +968,7 @@ int tether__runner_on_timers(tether__runner *r, uint64_t now) {
     next_timer(s->timeout_at, now, &best);
     next_timer(s->kill_at, now, &best);
     next_timer(s->abandon_at, now, &best);
+    next_timer(s->limits_poll_at, now, &best);
   }
   if (r->state == TETHER__CLOSING && r->nsessions) {
     if (!r->shutdown_killed && now >= r->shutdown_kill_at) {

@@ -21,11 +21,26 @@
  * SpawnFailed.os_error and the capability its terminal sessions have. */
 #ifdef _WIN32
 #  include "proc_win.h" /* TETHER_OS_ERR_WIN32, TETHER_CAP_CONPTY */
+   /* Spawn.limits: refused (SpawnFailed{LIMITS, UNSUPPORTED}). */
+#  define TETHER__LIMITS_CAPABILITY 0u
 #else
 #  include "proc_posix.h"
 #  define TETHER__OS_ERR_SPACE TETHER_OS_ERR_POSIX
 #  define TETHER__PTY_CAPABILITY TETHER_CAP_PTY
+#  define TETHER__LIMITS_CAPABILITY TETHER_CAP_BIT(TETHER_CAP_RESOURCE_LIMITS)
 #endif
+
+/* How often a session cgroup is asked whether a limit was hit. */
+#define TETHER__LIMITS_POLL_MS 50u
+
+/* True when Spawn.limits asks for anything (0 = unset everywhere). */
+static inline bool tether__limits_any(const tether_msg_spawn *req) {
+  const tether_msg_limits *l = &req->limits;
+  return req->has_limits && (l->memory_bytes || l->processes || l->cpu_ms ||
+                             l->open_files || l->file_size_bytes);
+}
+
+struct tether__cgroup;
 
 /* Output read size: one Output frame carries at most this many data bytes
  * (further bounded by the peer's max frame size minus framing overhead). */
@@ -83,6 +98,12 @@ typedef struct tether__session {
   uint64_t kill_at;           /* SIGKILL after a Terminate grace */
   uint64_t abandon_at;        /* after that kill: stop waiting for held pipes */
   bool timed_out;
+  /* resource limits (POSIX): the session cgroup (NULL: none), what was
+   * asked, which limit the runner saw hit, the next check */
+  struct tether__cgroup *cg;
+  tether_msg_limits limits;
+  uint32_t limit_hit;         /* TETHER_LIMIT_* */
+  uint64_t limits_poll_at;
 } tether__session;
 
 typedef enum tether__conn_state {
@@ -199,7 +220,11 @@ void tether__session_signal(tether__session *s, int os_sig, bool group);
 void tether__session_terminate(tether__session *s);
 /* SIGKILL to the group(s) as for a group signal. */
 void tether__session_kill_now(tether__session *s);
-/* Fills code/signal/usage from the reaped status. */
+/* Checks the session cgroup for a hit limit; on one, kills the session's
+ * whole tree and records it. Returns the next check time (0: none). */
+uint64_t tether__session_poll_limits(tether__session *s, uint64_t now);
+/* Fills code/signal/usage (and the limit and tree usage) from the reaped
+ * status. */
 void tether__session_exit_info(const tether__session *s, tether_msg_exited *e);
 /* Closes every descriptor; kills and reaps the child if still unreaped. */
 void tether__session_release(tether__session *s);

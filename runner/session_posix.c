@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "conpty/pty_posix.h"
+#include "contain.h"
 #include "runner_internal.h"
 
 static void close_fd(int *fd) {
@@ -19,7 +20,39 @@ int tether__session_start(tether__runner *r, tether__session *s,
   s->stdin_fd = -1;
   s->out[0].fd = s->out[1].fd = -1;
   s->proc.pidfd = -1;
-  if (tether__spawn_posix(req, &r->sandbox, so) < 0) return -1;
+  int cerr = tether__contain_enter(); /* runner/contain.h */
+  if (cerr) {
+    so->stage = TETHER_STAGE_SETUP;
+    so->error = tether__spawn_error_from_errno(cerr);
+    so->os_error = cerr;
+    snprintf(so->message, sizeof so->message, "entering the runner's PID namespace: %s",
+             strerror(cerr));
+    return -1;
+  }
+  tether__limits_plan lp;
+  bool limited = tether__limits_any(req);
+  if (limited) {
+    tether__limits_failure lf;
+    if (tether__limits_prepare(&req->limits, s->id, &lp, &s->cg, &lf) < 0) {
+      tether__contain_leave();
+      memset(so, 0, sizeof *so);
+      so->stage = TETHER_STAGE_LIMITS;
+      so->error = lf.error;
+      so->os_error = lf.os_error;
+      snprintf(so->message, sizeof so->message, "%s", lf.message);
+      return -1;
+    }
+    s->limits = req->limits;
+  }
+  int src = tether__spawn_posix(req, &r->sandbox, limited ? &lp : NULL, so);
+  tether__contain_leave();
+  if (limited) tether__limits_plan_close(&lp);
+  if (src < 0) {
+    tether__cgroup_free(s->cg);
+    s->cg = NULL;
+    return -1;
+  }
+  if (s->cg) s->limits_poll_at = tether__runner_now_ms() + TETHER__LIMITS_POLL_MS;
   s->proc.pid = so->pid;
   if (tether__exitwatch_add(&r->watch, &s->proc) < 0) {
     /* Without a pidfd we cannot learn when it exits: undo the spawn. */
@@ -181,7 +214,36 @@ void tether__session_terminate(tether__session *s) {
   }
 }
 
-void tether__session_kill_now(tether__session *s) { signal_groups(s, SIGKILL); }
+void tether__session_kill_now(tether__session *s) {
+  signal_groups(s, SIGKILL);
+  tether__cgroup_kill(s->cg); /* daemonized grandchildren too */
+}
+
+uint64_t tether__session_poll_limits(tether__session *s, uint64_t now) {
+  if (!s->cg || s->limit_hit) return 0;
+  uint32_t hit = tether__cgroup_limit_hit(s->cg);
+  if (!hit) return now + TETHER__LIMITS_POLL_MS;
+  /* A hit limit ends the session, like the OOM kill it may have been. */
+  s->limit_hit = hit;
+  tether__cgroup_kill(s->cg);
+  return 0;
+}
+
+/* Which limit ended the command, from the cgroup's counters and the
+ * signal that ended the child. */
+static uint32_t limit_reason(const tether__session *s, const tether_msg_exited *e) {
+  if (s->limit_hit) return s->limit_hit;
+  uint32_t hit = tether__cgroup_limit_hit(s->cg);
+  if (hit) return hit;
+  if (!e->signaled) return TETHER_LIMIT_NONE;
+  if (e->raw_signal == SIGXCPU && s->limits.cpu_ms) return TETHER_LIMIT_CPU;
+  if (e->raw_signal == SIGXFSZ && s->limits.file_size_bytes) return TETHER_LIMIT_FILE_SIZE;
+  /* SIGKILL at RLIMIT_CPU's hard limit (SIGXCPU was caught or ignored) */
+  if (e->raw_signal == SIGKILL && s->limits.cpu_ms &&
+      (e->user_time_us + e->system_time_us) / 1000 >= (s->limits.cpu_ms + 999) / 1000 * 1000)
+    return TETHER_LIMIT_CPU;
+  return TETHER_LIMIT_NONE;
+}
 
 void tether__session_exit_info(const tether__session *s, tether_msg_exited *e) {
   int st = s->proc.status;
@@ -201,6 +263,8 @@ void tether__session_exit_info(const tether__session *s, tether_msg_exited *e) {
   e->user_time_us = (uint64_t)ru->ru_utime.tv_sec * 1000000u + (uint64_t)ru->ru_utime.tv_usec;
   e->system_time_us = (uint64_t)ru->ru_stime.tv_sec * 1000000u + (uint64_t)ru->ru_stime.tv_usec;
   e->max_rss_kib = (uint64_t)ru->ru_maxrss; /* Linux reports KiB */
+  tether__cgroup_usage(s->cg, &e->tree_peak_memory_bytes, &e->tree_cpu_us);
+  e->limit = limit_reason(s, e);
 }
 
 void tether__session_release(tether__session *s) {
@@ -218,4 +282,7 @@ void tether__session_release(tether__session *s) {
   tether__pty_free(s->pty);
   s->pty = NULL;
   tether__proc_close(&s->proc);
+  /* With a session cgroup, nothing of the session outlives it. */
+  tether__cgroup_free(s->cg);
+  s->cg = NULL;
 }

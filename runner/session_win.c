@@ -209,6 +209,14 @@ int tether__session_start(tether__runner *r, tether__session *s,
                           const tether_msg_spawn *req, tether__spawn_out *so) {
   s->stdin_fd = -1;
   s->out[0].fd = s->out[1].fd = -1;
+  if (tether__limits_any(req)) { /* no mechanism here yet: fail closed */
+    memset(so, 0, sizeof *so);
+    so->stage = TETHER_STAGE_LIMITS;
+    so->error = TETHER_SPAWN_ERR_UNSUPPORTED;
+    snprintf(so->message, sizeof so->message,
+             "resource limits are not enforced by this runner on Windows");
+    return -1;
+  }
   if (tether__spawn_win(req, &r->sandbox, so) < 0) return -1;
   s->proc.pid = so->pid;
   s->proc.process = so->process;
@@ -433,4 +441,10 @@ void tether__session_pump_closed(tether__session *s) {
     s->proc.pipe[2] = NULL;
     wpipe_free(w);
   }
+}
+
+uint64_t tether__session_poll_limits(tether__session *s, uint64_t now) {
+  (void)s;
+  (void)now;
+  return 0;
 }

@@ -25,6 +25,7 @@
 #endif
 
 #include "conpty/pty_posix.h"
+#include "contain.h"
 #include "proc_posix.h"
 #include "transport/escape.h"
 
@@ -44,7 +45,8 @@ typedef struct plan {
   char **paths;       /* candidate program paths, NULL-terminated */
   bool searched;      /* paths came from a PATH search */
   int max_fd;         /* highest descriptor to mark CLOEXEC without close_range */
-  pid_t runner;       /* the runner's pid, for the parent-death check */
+  pid_t runner;       /* getppid() in the child while the runner lives */
+  const tether__limits_plan *lim; /* resource limits, NULL: none */
 } plan;
 
 uint32_t tether__spawn_error_from_errno(int err) {
@@ -243,7 +245,7 @@ static int plan_build(plan *p, const tether_msg_spawn *req, tether__spawn_out *o
   }
   if (plan_env(p, req, out) < 0) return -1;
   struct rlimit rl;
-  p->runner = getpid();
+  p->runner = tether__contain_child_ppid();
   p->max_fd = 1023;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
     p->max_fd = rl.rlim_cur > 65536 ? 65535 : (int)rl.rlim_cur - 1;
@@ -286,6 +288,10 @@ __attribute__((noreturn)) static void child_main(const plan *p, int errw,
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_report_fail(errw, TETHER_STAGE_SETUP, errno);
   if (getppid() != p->runner) _exit(127);
 #endif
+  int cerr = tether__contain_child(); /* runner/contain.h: /proc of its PID namespace */
+  if (cerr) child_report_fail(errw, TETHER_STAGE_SETUP, cerr);
+  if (p->lim && (cerr = tether__limits_child_join(p->lim)))
+    child_report_fail(errw, TETHER_STAGE_LIMITS, cerr);
 
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
@@ -332,6 +338,8 @@ __attribute__((noreturn)) static void child_main(const plan *p, int errw,
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  if (p->lim && (cerr = tether__limits_child_rlimits(p->lim)))
+    child_report_fail(errw, TETHER_STAGE_LIMITS, cerr);
 
   int seen_eacces = 0, last = ENOENT;
   for (char **path = p->paths; *path; path++) {
@@ -386,7 +394,7 @@ __attribute__((noinline)) static pid_t start_child(const plan *p, int errw,
 }
 
 int tether__spawn_posix(const tether_msg_spawn *req, const tether__sandbox_policy *sandbox,
-                        tether__spawn_out *out) {
+                        const tether__limits_plan *lim, tether__spawn_out *out) {
   tether__sandbox_plan *sb = NULL;
   plan p;
   memset(&p, 0, sizeof p);
@@ -401,6 +409,7 @@ int tether__spawn_posix(const tether_msg_spawn *req, const tether__sandbox_polic
   bool use_pty = req->io_mode == TETHER__IO_PTY;
 
   if (plan_build(&p, req, out) < 0) goto done;
+  p.lim = lim;
   tether__sandbox_failure sbf;
   if (tether__sandbox_decide(req, sandbox, &sb, &sbf) < 0) {
     out->stage = TETHER_STAGE_PERMISSIONS; /* the message names the path or the feature */
@@ -492,6 +501,9 @@ int tether__spawn_posix(const tether_msg_spawn *req, const tether__sandbox_polic
       int e = 0;
       uint32_t se = tether__sandbox_child_error(sb, rep.err, &e, what, sizeof what);
       fail(out, TETHER_STAGE_PERMISSIONS, se, e, "enforcing the permission profile: %s: %s", what);
+    } else if (rep.stage == TETHER_STAGE_LIMITS) {
+      fail(out, TETHER_STAGE_LIMITS, tether__spawn_error_from_errno(rep.err), rep.err,
+           "applying the resource limits%s: %s", "");
     } else if (rep.stage == TETHER_STAGE_EXEC) {
       fail(out, TETHER_STAGE_EXEC, tether__spawn_error_from_errno(rep.err), rep.err,
            "exec \"%s\": %s", p.argv[0]);

@@ -109,7 +109,7 @@ int tether__sandbox_decide(const tether_msg_spawn *req, const tether__sandbox_po
     logd(pol, "refused: %s", f->message);
     return -1;
   }
-  res.tty = req->io_mode == TETHER_IO_PTY;
+  res.tty = req->io_mode == TETHER__IO_PTY;
   char desc[1024];
   tether__sandbox_describe(&res, desc, sizeof desc);
   rc = tether__sandbox_prepare(&res, &pol->support, plan, f);

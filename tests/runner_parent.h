@@ -560,7 +560,19 @@ static int rp_count_fds(pid_t pid) {
 }
 
 /* Children of `pid` (any state), and how many of them are zombies. */
+/* Children of `pid`, and of its tether-init (the init of the PID namespace
+ * a root runner gives its children, runner/contain_linux.c: orphans end up
+ * there), not counting tether-init itself. */
+static int rp_children_of(pid_t pid, pid_t init, int *zombies, pid_t *init_out);
+
 static int rp_children(pid_t pid, int *zombies) {
+  pid_t init = 0;
+  int z = 0;
+  (void)rp_children_of(pid, 0, &z, &init);
+  return rp_children_of(pid, init, zombies, NULL);
+}
+
+static int rp_children_of(pid_t pid, pid_t init, int *zombies, pid_t *init_out) {
   DIR *d = opendir("/proc");
   CHECK(d);
   int n = 0;
@@ -580,7 +592,11 @@ static int rp_children(pid_t pid, int *zombies) {
     char state;
     int ppid;
     if (sscanf(rp_ + 1, " %c %d", &state, &ppid) != 2) continue;
-    if (ppid != pid) continue;
+    if (ppid != pid && !(init && ppid == init)) continue;
+    if (ppid == pid && strstr(buf, "(tether-init)")) {
+      if (init_out) *init_out = (pid_t)atoi(buf);
+      continue;
+    }
     n++;
     if (state == 'Z') (*zombies)++;
   }

@@ -72,6 +72,8 @@ static void fill(tether_msg *m, tether_msg_type t) {
     s->profile = (tether_msg_profile){TETHER_FS_WORKSPACE_WRITE, {fx_roots, 2},
                                       {fx_sub, 2}, TETHER_NET_DENIED};
     s->profile_cwd = TXT("/ws\xFF");
+    s->has_limits = true;
+    s->limits = (tether_msg_limits){UINT64_MAX, 1, 0, 4, 1u << 20};
     break;
   }
   case TETHER_MSG_SPAWNED:
@@ -113,7 +115,9 @@ static void fill(tether_msg *m, tether_msg_type t) {
                                       .raw_signal = -9, .core_dumped = true,
                                       .timed_out = true, .has_usage = true,
                                       .user_time_us = 1, .system_time_us = 2,
-                                      .max_rss_kib = UINT64_MAX};
+                                      .max_rss_kib = UINT64_MAX,
+                                      .tree_peak_memory_bytes = UINT64_MAX,
+                                      .tree_cpu_us = 3, .limit = 0xFFFFFFFFu};
     break;
   case TETHER_MSG_ERROR:
     m->u.error.code = TETHER_WIRE_TIMEOUT;
@@ -638,7 +642,7 @@ TEST(unknown_body_and_unknown_fields) {
   want.session = 5;
   want.type = TETHER_MSG_NONE;
   decode_both(&c, f.p, f.len, 0, &want, "unknown body 99");
-  w_free(&f);
+  w_free(&f), w_free(&inner);
   /* Known body followed by an unknown body: the oneof stays set. */
   wbuf g = {0};
   w_bytes(&g, 10, "\x08\x02\x10\x03", 4);

@@ -188,10 +188,12 @@ run_and_end() {
   marker "$1-up"
   type_line "echo $m"
   if ! wait_for "$want([^0-9]|\$)" || ! [ -s "$T/cpid" ]; then bad "$1" "no inner shell"; return; fi
-  cpid=$(cat "$T/cpid")
-  # tether-run: the parent of the runner, which is the parent of the child
-  rpid=$(ps -o ppid= -p "$cpid" | tr -d ' ')
-  trpid=$(ps -o ppid= -p "$rpid" | tr -d ' ')
+  # tether-run (the newest with this command line), its runner, and the
+  # child: found from outside, since a root runner's child lives in a PID
+  # namespace of its own and its $$ and $PPID are numbered there.
+  trpid=$(pgrep -n -f -- "-- sh -c echo")
+  rpid=$(pgrep -P "$trpid" | head -1)
+  cpid=$(pgrep -P "$rpid" -x sh | head -1)
   case $(ps -o args= -p "$trpid") in
     *tether-run*) ;;
     *) bad "$1" "cannot find tether-run (child $cpid, runner $rpid, $trpid)"; return ;;
@@ -226,7 +228,7 @@ if wait_raw 1; then
   marker tstp-up
   type_line "echo $m"
   wait_for "$want([^0-9]|\$)"
-  trpid=$(ps -o ppid= -p "$(cat "$T/rpid")" | tr -d ' ')
+  trpid=$(pgrep -n -f -- "-- sh -c echo")
   kill -TSTP "$trpid"
   if wait_raw 0 && [ "$(modes_nosize)" = "$before" ]; then
     type_line fg

@@ -11,9 +11,12 @@ Debian's python3-protobuf (/usr/bin/python3). One process serves one
 connection, single-threaded around poll(): pipe and pty sessions, env
 OVERLAY/CLEAR, cwd, stdin, signals and terminate to the process group,
 status, output caps, timeouts, limits, Goodbye. No flow control.
+Resource limits (protocol version 3) with rlimits only: CPU time, open
+files, file size, and memory as RLIMIT_AS; a process limit is refused.
 """
 
 import argparse
+import resource
 import atexit
 import errno
 import fcntl
@@ -30,7 +33,11 @@ import termios
 import time
 
 PREFACE = b"\0TETHER\n"
-VERSION_MIN = VERSION_MAX = 1
+VERSION_MIN, VERSION_MAX = 1, 3   # 3: Spawn.limits (rlimits here)
+VERSION_LIMITS = 3
+# ResourceLimits field: accepted range (include/tether/limits.h)
+LIMIT_RANGES = {"memory_bytes": (1 << 20, 1 << 50), "processes": (1, 4194304),
+                "cpu_ms": (1000, 1 << 40), "open_files": (4, 1048576), "file_size_bytes": (1, 1 << 60)}
 FRAME_MAX_DEFAULT = 1 << 20
 FRAME_MAX_MINIMUM = 64 << 10
 FRAME_MAX_CEILING = 16 << 20
@@ -222,7 +229,9 @@ class Runner:
         self.shutdown_kill_at = None
         self.sig_to_os, self.sig_from_os = signal_maps()
         self.caps = [pb.CAPABILITY_PIPES, pb.CAPABILITY_PTY, pb.CAPABILITY_SIGNALS,
-                     pb.CAPABILITY_PROCESS_GROUPS, pb.CAPABILITY_RESOURCE_USAGE]
+                     pb.CAPABILITY_PROCESS_GROUPS, pb.CAPABILITY_RESOURCE_USAGE,
+                     pb.CAPABILITY_RESOURCE_LIMITS]
+        self.agreed = 1
         for fd in (rfd, wfd):
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
         # SIGCHLD wakes poll() through this pipe.
@@ -379,6 +388,7 @@ class Runner:
             raise Fatal(pb.ERROR_CODE_VERSION_UNSUPPORTED, "no common protocol version: ours %d..%d, peer %d..%d"
                         % (VERSION_MIN, VERSION_MAX, h.version_min, h.version_max))
         self.peer = h
+        self.agreed = agreed
         self.peer_max_frame = h.max_frame_size
         self.log("parent %s %s, version %d" % (h.implementation, h.implementation_version, agreed))
 
@@ -471,10 +481,37 @@ class Runner:
                 raise SpawnRefused(R, pb.SPAWN_ERROR_INVALID, "unknown %s %d" % (what, v))
         if sp.pty_rows > 0xFFFF or sp.pty_cols > 0xFFFF:
             raise SpawnRefused(R, pb.SPAWN_ERROR_INVALID, "pty size out of range")
+        lim = sp.limits
+        asked = [f for f in LIMIT_RANGES if getattr(lim, f)]
+        if asked and self.agreed < VERSION_LIMITS:
+            raise SpawnRefused(L, pb.SPAWN_ERROR_UNSUPPORTED, "resource limits need protocol version %d; "
+                               "this connection agreed on %d" % (VERSION_LIMITS, self.agreed))
+        for f in asked:
+            lo, hi = LIMIT_RANGES[f]
+            v = getattr(lim, f)
+            if not lo <= v <= hi:
+                raise SpawnRefused(L, pb.SPAWN_ERROR_INVALID, "limits.%s = %d is outside %d..%d" % (f, v, lo, hi))
+        if lim.processes:
+            raise SpawnRefused(L, pb.SPAWN_ERROR_UNSUPPORTED,
+                               "limits.processes cannot be enforced: this runner has no cgroup")
         if prof.filesystem in (pb.FILESYSTEM_MODE_READ_ONLY, pb.FILESYSTEM_MODE_WORKSPACE_WRITE) or \
                 prof.network == pb.NETWORK_MODE_DENIED:
             raise SpawnRefused(pb.SPAWN_STAGE_PERMISSIONS, pb.SPAWN_ERROR_UNSUPPORTED,
                                "permission profiles are not enforced by this runner")
+
+    @staticmethod
+    def rlimits(lim):
+        out = []
+        if lim.cpu_ms:  # whole seconds: SIGXCPU at the limit, SIGKILL a second later
+            s = (lim.cpu_ms + 999) // 1000
+            out.append((resource.RLIMIT_CPU, (s, s + 1)))
+        if lim.open_files:
+            out.append((resource.RLIMIT_NOFILE, (lim.open_files, lim.open_files)))
+        if lim.file_size_bytes:
+            out.append((resource.RLIMIT_FSIZE, (lim.file_size_bytes, lim.file_size_bytes)))
+        if lim.memory_bytes:  # per process: no cgroup here
+            out.append((resource.RLIMIT_AS, (lim.memory_bytes, lim.memory_bytes)))
+        return out
 
     def check_cwd(self, cwd):
         try:
@@ -544,6 +581,15 @@ class Runner:
             stdout = subprocess.PIPE
             stderr = subprocess.STDOUT if sp.merge_stderr else subprocess.PIPE
             preexec = None
+        rlimits = self.rlimits(sp.limits)
+        if rlimits:
+            tty_setup = preexec
+
+            def preexec():  # in the child, before exec
+                if tty_setup:
+                    tty_setup()
+                for which, value in rlimits:
+                    resource.setrlimit(which, value)
         try:
             proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env,
                                     cwd=sp.cwd or None, close_fds=True, start_new_session=True,
@@ -752,6 +798,15 @@ class Runner:
         else:
             e.code = os.WEXITSTATUS(st) if os.WIFEXITED(st) else 0
         e.timed_out = s.timed_out
+        if self.agreed >= VERSION_LIMITS:
+            lim = s.spawn.limits
+            raw = os.WTERMSIG(st) if os.WIFSIGNALED(st) else 0
+            if s.timed_out:
+                e.limit = pb.EXIT_LIMIT_WALL_TIMEOUT
+            elif raw == signal.SIGXCPU and lim.cpu_ms:
+                e.limit = pb.EXIT_LIMIT_CPU
+            elif raw == signal.SIGXFSZ and lim.file_size_bytes:
+                e.limit = pb.EXIT_LIMIT_FILE_SIZE
         if s.rusage is not None:
             e.usage.user_time_us = int(s.rusage.ru_utime * 1e6)
             e.usage.system_time_us = int(s.rusage.ru_stime * 1e6)

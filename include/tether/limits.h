@@ -12,9 +12,13 @@
 
 /* Protocol versions this build speaks (docs/PROTOCOL.md, version history).
  * 2: permission profiles are enforced (docs/SANDBOX.md); on a connection
- * that agreed on 1 a Spawn with a profile is refused. */
+ * that agreed on 1 a Spawn with a profile is refused.
+ * 3: per-session resource limits (Spawn.limits) and Exited.limit; on a
+ * connection that agreed on 1 or 2 a Spawn with limits is refused. */
 #define TETHER_PROTOCOL_VERSION_MIN 1u
-#define TETHER_PROTOCOL_VERSION_MAX 2u
+#define TETHER_PROTOCOL_VERSION_MAX 3u
+/* The first version with per-session resource limits. */
+#define TETHER_PROTOCOL_VERSION_LIMITS 3u
 
 /* Frame payload length. Default is what a peer accepts unless configured;
  * the ceiling is the most any peer may announce. TETHER_EFRAME_TOO_LARGE. */
@@ -51,6 +55,21 @@
 /* Flow control, per stream. TETHER_ELIMIT_WINDOW */
 #define TETHER_WINDOW_DEFAULT (256u << 10)       /* 256 KiB */
 #define TETHER_WINDOW_MAX (16u << 20)            /* 16 MiB */
+
+/* Per-session resource limits (Spawn.limits, protocol version 3): the
+ * accepted range of each field when set (0 = unset). A value outside is
+ * refused: SpawnFailed{LIMITS, INVALID} from the runner, TETHER_EINVAL in
+ * the parent library. */
+#define TETHER_RLIMIT_MEMORY_MIN (1u << 20)          /* 1 MiB */
+#define TETHER_RLIMIT_MEMORY_MAX (1ull << 50)        /* 1 PiB */
+#define TETHER_RLIMIT_PROCESSES_MIN 1u
+#define TETHER_RLIMIT_PROCESSES_MAX 4194304u         /* Linux pid_max ceiling */
+#define TETHER_RLIMIT_CPU_MS_MIN 1000u               /* RLIMIT_CPU counts seconds */
+#define TETHER_RLIMIT_CPU_MS_MAX (1ull << 40)
+#define TETHER_RLIMIT_OPEN_FILES_MIN 4u              /* stdio and one more */
+#define TETHER_RLIMIT_OPEN_FILES_MAX 1048576u        /* Linux nr_open default */
+#define TETHER_RLIMIT_FILE_SIZE_MIN 1u
+#define TETHER_RLIMIT_FILE_SIZE_MAX (1ull << 60)
 
 /* Time limits, milliseconds. */
 #define TETHER_HANDSHAKE_TIMEOUT_MS 10000u

@@ -139,6 +139,13 @@ typedef struct tether_exit_status {
   uint64_t stdout_bytes, stderr_bytes;     /* delivered through on_output */
   uint64_t stdout_dropped, stderr_dropped; /* dropped past the caps */
   /* (A pty session's one stream, TETHER_STREAM_PTY, counts as stdout.) */
+  /* Which limit ended the command (protocol version 3): a
+   * tether_exit_limit; TETHER_LIMIT_WALL_TIMEOUT also sets timed_out. An
+   * unknown value from a newer runner is passed through. Since 0.1. */
+  uint32_t limit;
+  /* The whole session tree, measured by the runner's session cgroup
+   * (version 3); 0: not measured. Since 0.1. */
+  uint64_t tree_peak_memory_bytes, tree_cpu_us;
 } tether_exit_status;
 
 /* Callbacks. Any may be NULL. `session` pointers are the handles returned by
@@ -379,6 +386,18 @@ typedef struct tether_permission_profile {
   const char *cwd;
 } tether_permission_profile;
 
+/* Per-session resource limits (protocol version 3; PROTOCOL.md §5.3).
+ * Each field 0 = unset; a set field must lie in its TETHER_RLIMIT_* range
+ * (tether/limits.h). The runner enforces every set field or refuses the
+ * spawn (on_spawn_failed, TETHER_STAGE_LIMITS naming the limit). */
+typedef struct tether_resource_limits {
+  uint64_t memory_bytes;    /* the whole session tree (cgroup; else per process) */
+  uint64_t processes;       /* processes and threads of the tree (cgroup only) */
+  uint64_t cpu_ms;          /* CPU time of each process, rounded up to seconds */
+  uint64_t open_files;      /* descriptors per process */
+  uint64_t file_size_bytes; /* largest file a process may write */
+} tether_resource_limits;
+
 typedef struct tether_spawn_options {
   /* Set by tether_spawn_options_init (see "ABI" above). Since 0.2. */
   size_t struct_size;
@@ -409,6 +428,12 @@ typedef struct tether_spawn_options {
   /* TETHER_IO_MODE_PTY only: the terminal's size, each at most
    * TETHER_PTY_DIM_MAX; 0 means 24 rows, 80 columns. Since 0.1. */
   uint32_t pty_rows, pty_cols;
+  /* Resource limits; all zero (the default): none. A set limit needs a
+   * runner that agreed on protocol version 3 and lists
+   * CAPABILITY_RESOURCE_LIMITS: else tether_session_spawn returns
+   * TETHER_EUNSUPPORTED; a value outside its range TETHER_EINVAL.
+   * Since 0.2. */
+  tether_resource_limits limits;
   /* New options are appended here. */
 } tether_spawn_options;
 

@@ -16,7 +16,8 @@ enum {
   TETHER_CAP_FLOW_CONTROL = 5,
   TETHER_CAP_PERMISSION_PROFILES = 6,
   TETHER_CAP_RESOURCE_USAGE = 7,
-  TETHER_CAP_PROCESS_GROUPS = 8
+  TETHER_CAP_PROCESS_GROUPS = 8,
+  TETHER_CAP_RESOURCE_LIMITS = 9  /* Since 0.2 */
 };
 #define TETHER_CAP_BIT(c) (1u << (c))
 
@@ -35,7 +36,7 @@ enum {
   TETHER_SIG_USR1 = 10, TETHER_SIG_SEGV = 11, TETHER_SIG_USR2 = 12,
   TETHER_SIG_PIPE = 13, TETHER_SIG_ALRM = 14, TETHER_SIG_TERM = 15,
   TETHER_SIG_CONT = 18, TETHER_SIG_STOP = 19, TETHER_SIG_TSTP = 20,
-  TETHER_SIG_WINCH = 28
+  TETHER_SIG_XCPU = 24, TETHER_SIG_XFSZ = 25, TETHER_SIG_WINCH = 28
 };
 /* Where a spawn failed (SpawnStage). */
 enum {
@@ -65,5 +66,14 @@ enum { TETHER_OS_ERR_POSIX = 1, TETHER_OS_ERR_WIN32 = 2 };
  * docs/SANDBOX.md). 0 means "no restriction requested". */
 enum { TETHER_FS_READ_ONLY = 1, TETHER_FS_WORKSPACE_WRITE = 2, TETHER_FS_FULL_ACCESS = 3 };
 enum { TETHER_NET_ALLOWED = 1, TETHER_NET_DENIED = 2 };
+/* Which limit ended a command (ExitLimit; protocol version 3). */
+typedef enum tether_exit_limit {
+  TETHER_LIMIT_NONE = 0,
+  TETHER_LIMIT_MEMORY = 1,       /* the session's memory limit (OOM kill) */
+  TETHER_LIMIT_PROCESSES = 2,    /* the process limit (a fork was refused) */
+  TETHER_LIMIT_CPU = 3,          /* the CPU time limit */
+  TETHER_LIMIT_FILE_SIZE = 4,    /* the file size limit */
+  TETHER_LIMIT_WALL_TIMEOUT = 5  /* the wall-clock timeout */
+} tether_exit_limit;
 
 #endif

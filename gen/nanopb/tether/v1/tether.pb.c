@@ -6,7 +6,7 @@
 #error Regenerate this file with the current version of nanopb generator.
 #endif
 
-PB_BIND(tether_v1_Frame, tether_v1_Frame, AUTO)
+PB_BIND(tether_v1_Frame, tether_v1_Frame, 2)
 
 
 PB_BIND(tether_v1_Hello, tether_v1_Hello, AUTO)
@@ -18,7 +18,10 @@ PB_BIND(tether_v1_PermissionProfile, tether_v1_PermissionProfile, AUTO)
 PB_BIND(tether_v1_OutputCap, tether_v1_OutputCap, AUTO)
 
 
-PB_BIND(tether_v1_Spawn, tether_v1_Spawn, AUTO)
+PB_BIND(tether_v1_ResourceLimits, tether_v1_ResourceLimits, AUTO)
+
+
+PB_BIND(tether_v1_Spawn, tether_v1_Spawn, 2)
 
 
 PB_BIND(tether_v1_Spawned, tether_v1_Spawned, AUTO)
@@ -67,6 +70,7 @@ PB_BIND(tether_v1_Error, tether_v1_Error, AUTO)
 
 
 PB_BIND(tether_v1_Goodbye, tether_v1_Goodbye, AUTO)
+
 
 
 

@@ -25,7 +25,8 @@ typedef enum _tether_v1_Capability {
     tether_v1_Capability_CAPABILITY_FLOW_CONTROL = 5, /* Credit frames are honoured */
     tether_v1_Capability_CAPABILITY_PERMISSION_PROFILES = 6, /* Spawn.permission_profile is enforced */
     tether_v1_Capability_CAPABILITY_RESOURCE_USAGE = 7, /* Exited.usage is filled in */
-    tether_v1_Capability_CAPABILITY_PROCESS_GROUPS = 8 /* Signal.group reaches the whole group */
+    tether_v1_Capability_CAPABILITY_PROCESS_GROUPS = 8, /* Signal.group reaches the whole group */
+    tether_v1_Capability_CAPABILITY_RESOURCE_LIMITS = 9 /* Spawn.limits is enforced (version 3) */
 } tether_v1_Capability;
 
 typedef enum _tether_v1_EnvMode {
@@ -120,8 +121,20 @@ typedef enum _tether_v1_SignalNumber {
     tether_v1_SignalNumber_SIGNAL_CONT = 18,
     tether_v1_SignalNumber_SIGNAL_STOP = 19,
     tether_v1_SignalNumber_SIGNAL_TSTP = 20,
+    tether_v1_SignalNumber_SIGNAL_XCPU = 24, /* CPU time limit (version 3: Exited.limit CPU) */
+    tether_v1_SignalNumber_SIGNAL_XFSZ = 25, /* file size limit (version 3: Exited.limit FILE_SIZE) */
     tether_v1_SignalNumber_SIGNAL_WINCH = 28
 } tether_v1_SignalNumber;
+
+/* Which limit ended the command (version 3). */
+typedef enum _tether_v1_ExitLimit {
+    tether_v1_ExitLimit_EXIT_LIMIT_NONE = 0,
+    tether_v1_ExitLimit_EXIT_LIMIT_MEMORY = 1, /* ResourceLimits.memory_bytes (OOM kill) */
+    tether_v1_ExitLimit_EXIT_LIMIT_PROCESSES = 2, /* ResourceLimits.processes (fork refused) */
+    tether_v1_ExitLimit_EXIT_LIMIT_CPU = 3, /* ResourceLimits.cpu_ms (SIGXCPU/SIGKILL) */
+    tether_v1_ExitLimit_EXIT_LIMIT_FILE_SIZE = 4, /* ResourceLimits.file_size_bytes (SIGXFSZ) */
+    tether_v1_ExitLimit_EXIT_LIMIT_WALL_TIMEOUT = 5 /* Spawn.timeout_ms (timed_out is set too) */
+} tether_v1_ExitLimit;
 
 typedef enum _tether_v1_ErrorCode {
     tether_v1_ErrorCode_ERROR_CODE_UNSPECIFIED = 0,
@@ -167,6 +180,17 @@ typedef struct _tether_v1_OutputCap {
     uint64_t bytes; /* bytes past this many are read and dropped */
 } tether_v1_OutputCap;
 
+/* Per-session resource limits (protocol version 3). Each field: 0 = unset.
+ A runner enforces every set field or refuses the Spawn with
+ SpawnFailed{LIMITS}; the accepted ranges are in include/tether/limits.h. */
+typedef struct _tether_v1_ResourceLimits {
+    uint64_t memory_bytes; /* memory of the whole session tree */
+    uint64_t processes; /* processes and threads of the session tree */
+    uint64_t cpu_ms; /* CPU time of each process (RLIMIT_CPU) */
+    uint64_t open_files; /* open descriptors per process (RLIMIT_NOFILE) */
+    uint64_t file_size_bytes; /* largest file a process may write (RLIMIT_FSIZE) */
+} tether_v1_ResourceLimits;
+
 typedef struct _tether_v1_Spawn {
     pb_callback_t argv; /* argv[0] is the program; raw bytes */
     tether_v1_EnvMode env_mode;
@@ -187,6 +211,8 @@ typedef struct _tether_v1_Spawn {
     bool has_permission_profile;
     tether_v1_PermissionProfile permission_profile;
     pb_callback_t permission_profile_cwd;
+    bool has_limits;
+    tether_v1_ResourceLimits limits; /* absent: no limits (version 3) */
 } tether_v1_Spawn;
 
 typedef struct _tether_v1_Spawned {
@@ -256,6 +282,10 @@ typedef struct _tether_v1_ResourceUsage {
     uint64_t user_time_us;
     uint64_t system_time_us;
     uint64_t max_rss_kib;
+    /* Measured by a session cgroup over the whole tree (version 3); 0: not
+ measured. */
+    uint64_t tree_peak_memory_bytes;
+    uint64_t tree_cpu_us;
 } tether_v1_ResourceUsage;
 
 /* Last frame of a session; sent only after all of its output was sent. */
@@ -270,6 +300,7 @@ typedef struct _tether_v1_Exited {
     bool timed_out; /* killed because Spawn.timeout_ms elapsed */
     bool has_usage;
     tether_v1_ResourceUsage usage;
+    tether_v1_ExitLimit limit;
 } tether_v1_Exited;
 
 typedef struct _tether_v1_Error {
@@ -320,8 +351,8 @@ extern "C" {
 #define _tether_v1_Role_ARRAYSIZE ((tether_v1_Role)(tether_v1_Role_ROLE_RUNNER+1))
 
 #define _tether_v1_Capability_MIN tether_v1_Capability_CAPABILITY_UNSPECIFIED
-#define _tether_v1_Capability_MAX tether_v1_Capability_CAPABILITY_PROCESS_GROUPS
-#define _tether_v1_Capability_ARRAYSIZE ((tether_v1_Capability)(tether_v1_Capability_CAPABILITY_PROCESS_GROUPS+1))
+#define _tether_v1_Capability_MAX tether_v1_Capability_CAPABILITY_RESOURCE_LIMITS
+#define _tether_v1_Capability_ARRAYSIZE ((tether_v1_Capability)(tether_v1_Capability_CAPABILITY_RESOURCE_LIMITS+1))
 
 #define _tether_v1_EnvMode_MIN tether_v1_EnvMode_ENV_MODE_UNSPECIFIED
 #define _tether_v1_EnvMode_MAX tether_v1_EnvMode_ENV_MODE_CLEAR
@@ -363,6 +394,10 @@ extern "C" {
 #define _tether_v1_SignalNumber_MAX tether_v1_SignalNumber_SIGNAL_WINCH
 #define _tether_v1_SignalNumber_ARRAYSIZE ((tether_v1_SignalNumber)(tether_v1_SignalNumber_SIGNAL_WINCH+1))
 
+#define _tether_v1_ExitLimit_MIN tether_v1_ExitLimit_EXIT_LIMIT_NONE
+#define _tether_v1_ExitLimit_MAX tether_v1_ExitLimit_EXIT_LIMIT_WALL_TIMEOUT
+#define _tether_v1_ExitLimit_ARRAYSIZE ((tether_v1_ExitLimit)(tether_v1_ExitLimit_EXIT_LIMIT_WALL_TIMEOUT+1))
+
 #define _tether_v1_ErrorCode_MIN tether_v1_ErrorCode_ERROR_CODE_UNSPECIFIED
 #define _tether_v1_ErrorCode_MAX tether_v1_ErrorCode_ERROR_CODE_TIMEOUT
 #define _tether_v1_ErrorCode_ARRAYSIZE ((tether_v1_ErrorCode)(tether_v1_ErrorCode_ERROR_CODE_TIMEOUT+1))
@@ -373,6 +408,7 @@ extern "C" {
 
 #define tether_v1_PermissionProfile_filesystem_ENUMTYPE tether_v1_FilesystemMode
 #define tether_v1_PermissionProfile_network_ENUMTYPE tether_v1_NetworkMode
+
 
 
 #define tether_v1_Spawn_env_mode_ENUMTYPE tether_v1_EnvMode
@@ -400,6 +436,7 @@ extern "C" {
 
 
 #define tether_v1_Exited_status_signal_ENUMTYPE tether_v1_SignalNumber
+#define tether_v1_Exited_limit_ENUMTYPE tether_v1_ExitLimit
 
 #define tether_v1_Error_code_ENUMTYPE tether_v1_ErrorCode
 
@@ -410,7 +447,8 @@ extern "C" {
 #define tether_v1_Hello_init_default             {0, 0, _tether_v1_Role_MIN, {{NULL}, NULL}, {{NULL}, NULL}, {{NULL}, NULL}, 0, 0, 0, 0}
 #define tether_v1_PermissionProfile_init_default {_tether_v1_FilesystemMode_MIN, {{NULL}, NULL}, {{NULL}, NULL}, _tether_v1_NetworkMode_MIN}
 #define tether_v1_OutputCap_init_default         {0}
-#define tether_v1_Spawn_init_default             {{{NULL}, NULL}, _tether_v1_EnvMode_MIN, {{NULL}, NULL}, {{NULL}, NULL}, _tether_v1_IoMode_MIN, 0, 0, _tether_v1_StdinMode_MIN, 0, false, tether_v1_OutputCap_init_default, false, tether_v1_OutputCap_init_default, 0, false, tether_v1_PermissionProfile_init_default, {{NULL}, NULL}}
+#define tether_v1_ResourceLimits_init_default    {0, 0, 0, 0, 0}
+#define tether_v1_Spawn_init_default             {{{NULL}, NULL}, _tether_v1_EnvMode_MIN, {{NULL}, NULL}, {{NULL}, NULL}, _tether_v1_IoMode_MIN, 0, 0, _tether_v1_StdinMode_MIN, 0, false, tether_v1_OutputCap_init_default, false, tether_v1_OutputCap_init_default, 0, false, tether_v1_PermissionProfile_init_default, {{NULL}, NULL}, false, tether_v1_ResourceLimits_init_default}
 #define tether_v1_Spawned_init_default           {0}
 #define tether_v1_SpawnFailed_init_default       {_tether_v1_SpawnStage_MIN, _tether_v1_SpawnError_MIN, 0, _tether_v1_OsErrorSpace_MIN, {{NULL}, NULL}}
 #define tether_v1_Output_init_default            {_tether_v1_Stream_MIN, {{NULL}, NULL}, 0}
@@ -423,15 +461,16 @@ extern "C" {
 #define tether_v1_Credit_init_default            {_tether_v1_Stream_MIN, 0}
 #define tether_v1_StatusRequest_init_default     {0}
 #define tether_v1_StatusReply_init_default       {0, 0}
-#define tether_v1_ResourceUsage_init_default     {0, 0, 0}
-#define tether_v1_Exited_init_default            {0, {0}, 0, 0, 0, false, tether_v1_ResourceUsage_init_default}
+#define tether_v1_ResourceUsage_init_default     {0, 0, 0, 0, 0}
+#define tether_v1_Exited_init_default            {0, {0}, 0, 0, 0, false, tether_v1_ResourceUsage_init_default, _tether_v1_ExitLimit_MIN}
 #define tether_v1_Error_init_default             {_tether_v1_ErrorCode_MIN, {{NULL}, NULL}, 0}
 #define tether_v1_Goodbye_init_default           {{{NULL}, NULL}}
 #define tether_v1_Frame_init_zero                {0, {{NULL}, NULL}, 0, {tether_v1_Hello_init_zero}}
 #define tether_v1_Hello_init_zero                {0, 0, _tether_v1_Role_MIN, {{NULL}, NULL}, {{NULL}, NULL}, {{NULL}, NULL}, 0, 0, 0, 0}
 #define tether_v1_PermissionProfile_init_zero    {_tether_v1_FilesystemMode_MIN, {{NULL}, NULL}, {{NULL}, NULL}, _tether_v1_NetworkMode_MIN}
 #define tether_v1_OutputCap_init_zero            {0}
-#define tether_v1_Spawn_init_zero                {{{NULL}, NULL}, _tether_v1_EnvMode_MIN, {{NULL}, NULL}, {{NULL}, NULL}, _tether_v1_IoMode_MIN, 0, 0, _tether_v1_StdinMode_MIN, 0, false, tether_v1_OutputCap_init_zero, false, tether_v1_OutputCap_init_zero, 0, false, tether_v1_PermissionProfile_init_zero, {{NULL}, NULL}}
+#define tether_v1_ResourceLimits_init_zero       {0, 0, 0, 0, 0}
+#define tether_v1_Spawn_init_zero                {{{NULL}, NULL}, _tether_v1_EnvMode_MIN, {{NULL}, NULL}, {{NULL}, NULL}, _tether_v1_IoMode_MIN, 0, 0, _tether_v1_StdinMode_MIN, 0, false, tether_v1_OutputCap_init_zero, false, tether_v1_OutputCap_init_zero, 0, false, tether_v1_PermissionProfile_init_zero, {{NULL}, NULL}, false, tether_v1_ResourceLimits_init_zero}
 #define tether_v1_Spawned_init_zero              {0}
 #define tether_v1_SpawnFailed_init_zero          {_tether_v1_SpawnStage_MIN, _tether_v1_SpawnError_MIN, 0, _tether_v1_OsErrorSpace_MIN, {{NULL}, NULL}}
 #define tether_v1_Output_init_zero               {_tether_v1_Stream_MIN, {{NULL}, NULL}, 0}
@@ -444,8 +483,8 @@ extern "C" {
 #define tether_v1_Credit_init_zero               {_tether_v1_Stream_MIN, 0}
 #define tether_v1_StatusRequest_init_zero        {0}
 #define tether_v1_StatusReply_init_zero          {0, 0}
-#define tether_v1_ResourceUsage_init_zero        {0, 0, 0}
-#define tether_v1_Exited_init_zero               {0, {0}, 0, 0, 0, false, tether_v1_ResourceUsage_init_zero}
+#define tether_v1_ResourceUsage_init_zero        {0, 0, 0, 0, 0}
+#define tether_v1_Exited_init_zero               {0, {0}, 0, 0, 0, false, tether_v1_ResourceUsage_init_zero, _tether_v1_ExitLimit_MIN}
 #define tether_v1_Error_init_zero                {_tether_v1_ErrorCode_MIN, {{NULL}, NULL}, 0}
 #define tether_v1_Goodbye_init_zero              {{{NULL}, NULL}}
 
@@ -465,6 +504,11 @@ extern "C" {
 #define tether_v1_PermissionProfile_read_only_subpaths_tag 3
 #define tether_v1_PermissionProfile_network_tag  4
 #define tether_v1_OutputCap_bytes_tag            1
+#define tether_v1_ResourceLimits_memory_bytes_tag 1
+#define tether_v1_ResourceLimits_processes_tag   2
+#define tether_v1_ResourceLimits_cpu_ms_tag      3
+#define tether_v1_ResourceLimits_open_files_tag  4
+#define tether_v1_ResourceLimits_file_size_bytes_tag 5
 #define tether_v1_Spawn_argv_tag                 1
 #define tether_v1_Spawn_env_mode_tag             2
 #define tether_v1_Spawn_env_tag                  3
@@ -479,6 +523,7 @@ extern "C" {
 #define tether_v1_Spawn_timeout_ms_tag           12
 #define tether_v1_Spawn_permission_profile_tag   13
 #define tether_v1_Spawn_permission_profile_cwd_tag 14
+#define tether_v1_Spawn_limits_tag               15
 #define tether_v1_Spawned_pid_tag                1
 #define tether_v1_SpawnFailed_stage_tag          1
 #define tether_v1_SpawnFailed_error_tag          2
@@ -504,12 +549,15 @@ extern "C" {
 #define tether_v1_ResourceUsage_user_time_us_tag 1
 #define tether_v1_ResourceUsage_system_time_us_tag 2
 #define tether_v1_ResourceUsage_max_rss_kib_tag  3
+#define tether_v1_ResourceUsage_tree_peak_memory_bytes_tag 4
+#define tether_v1_ResourceUsage_tree_cpu_us_tag  5
 #define tether_v1_Exited_code_tag                1
 #define tether_v1_Exited_signal_tag              2
 #define tether_v1_Exited_raw_signal_tag          3
 #define tether_v1_Exited_core_dumped_tag         4
 #define tether_v1_Exited_timed_out_tag           5
 #define tether_v1_Exited_usage_tag               6
+#define tether_v1_Exited_limit_tag               7
 #define tether_v1_Error_code_tag                 1
 #define tether_v1_Error_message_tag              2
 #define tether_v1_Error_fatal_tag                3
@@ -600,6 +648,15 @@ X(a, STATIC,   SINGULAR, UINT64,   bytes,             1)
 #define tether_v1_OutputCap_CALLBACK NULL
 #define tether_v1_OutputCap_DEFAULT NULL
 
+#define tether_v1_ResourceLimits_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, UINT64,   memory_bytes,      1) \
+X(a, STATIC,   SINGULAR, UINT64,   processes,         2) \
+X(a, STATIC,   SINGULAR, UINT64,   cpu_ms,            3) \
+X(a, STATIC,   SINGULAR, UINT64,   open_files,        4) \
+X(a, STATIC,   SINGULAR, UINT64,   file_size_bytes,   5)
+#define tether_v1_ResourceLimits_CALLBACK NULL
+#define tether_v1_ResourceLimits_DEFAULT NULL
+
 #define tether_v1_Spawn_FIELDLIST(X, a) \
 X(a, CALLBACK, REPEATED, BYTES,    argv,              1) \
 X(a, STATIC,   SINGULAR, ENUM,     env_mode,          2) \
@@ -614,12 +671,14 @@ X(a, STATIC,   OPTIONAL, MESSAGE,  stdout_cap,       10) \
 X(a, STATIC,   OPTIONAL, MESSAGE,  stderr_cap,       11) \
 X(a, STATIC,   SINGULAR, UINT32,   timeout_ms,       12) \
 X(a, STATIC,   OPTIONAL, MESSAGE,  permission_profile,  13) \
-X(a, CALLBACK, SINGULAR, BYTES,    permission_profile_cwd,  14)
+X(a, CALLBACK, SINGULAR, BYTES,    permission_profile_cwd,  14) \
+X(a, STATIC,   OPTIONAL, MESSAGE,  limits,           15)
 #define tether_v1_Spawn_CALLBACK pb_default_field_callback
 #define tether_v1_Spawn_DEFAULT NULL
 #define tether_v1_Spawn_stdout_cap_MSGTYPE tether_v1_OutputCap
 #define tether_v1_Spawn_stderr_cap_MSGTYPE tether_v1_OutputCap
 #define tether_v1_Spawn_permission_profile_MSGTYPE tether_v1_PermissionProfile
+#define tether_v1_Spawn_limits_MSGTYPE tether_v1_ResourceLimits
 
 #define tether_v1_Spawned_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, UINT64,   pid,               1)
@@ -696,7 +755,9 @@ X(a, STATIC,   SINGULAR, UINT64,   pid,               2)
 #define tether_v1_ResourceUsage_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, UINT64,   user_time_us,      1) \
 X(a, STATIC,   SINGULAR, UINT64,   system_time_us,    2) \
-X(a, STATIC,   SINGULAR, UINT64,   max_rss_kib,       3)
+X(a, STATIC,   SINGULAR, UINT64,   max_rss_kib,       3) \
+X(a, STATIC,   SINGULAR, UINT64,   tree_peak_memory_bytes,   4) \
+X(a, STATIC,   SINGULAR, UINT64,   tree_cpu_us,       5)
 #define tether_v1_ResourceUsage_CALLBACK NULL
 #define tether_v1_ResourceUsage_DEFAULT NULL
 
@@ -706,7 +767,8 @@ X(a, STATIC,   ONEOF,    ENUM,     (status,signal,status.signal),   2) \
 X(a, STATIC,   SINGULAR, INT32,    raw_signal,        3) \
 X(a, STATIC,   SINGULAR, BOOL,     core_dumped,       4) \
 X(a, STATIC,   SINGULAR, BOOL,     timed_out,         5) \
-X(a, STATIC,   OPTIONAL, MESSAGE,  usage,             6)
+X(a, STATIC,   OPTIONAL, MESSAGE,  usage,             6) \
+X(a, STATIC,   SINGULAR, ENUM,     limit,             7)
 #define tether_v1_Exited_CALLBACK NULL
 #define tether_v1_Exited_DEFAULT NULL
 #define tether_v1_Exited_usage_MSGTYPE tether_v1_ResourceUsage
@@ -727,6 +789,7 @@ extern const pb_msgdesc_t tether_v1_Frame_msg;
 extern const pb_msgdesc_t tether_v1_Hello_msg;
 extern const pb_msgdesc_t tether_v1_PermissionProfile_msg;
 extern const pb_msgdesc_t tether_v1_OutputCap_msg;
+extern const pb_msgdesc_t tether_v1_ResourceLimits_msg;
 extern const pb_msgdesc_t tether_v1_Spawn_msg;
 extern const pb_msgdesc_t tether_v1_Spawned_msg;
 extern const pb_msgdesc_t tether_v1_SpawnFailed_msg;
@@ -750,6 +813,7 @@ extern const pb_msgdesc_t tether_v1_Goodbye_msg;
 #define tether_v1_Hello_fields &tether_v1_Hello_msg
 #define tether_v1_PermissionProfile_fields &tether_v1_PermissionProfile_msg
 #define tether_v1_OutputCap_fields &tether_v1_OutputCap_msg
+#define tether_v1_ResourceLimits_fields &tether_v1_ResourceLimits_msg
 #define tether_v1_Spawn_fields &tether_v1_Spawn_msg
 #define tether_v1_Spawned_fields &tether_v1_Spawned_msg
 #define tether_v1_SpawnFailed_fields &tether_v1_SpawnFailed_msg
@@ -779,11 +843,12 @@ extern const pb_msgdesc_t tether_v1_Goodbye_msg;
 /* tether_v1_Error_size depends on runtime parameters */
 /* tether_v1_Goodbye_size depends on runtime parameters */
 #define tether_v1_Credit_size                    13
-#define tether_v1_Exited_size                    61
+#define tether_v1_Exited_size                    85
 #define tether_v1_OutputCap_size                 11
 #define tether_v1_OutputTruncated_size           13
 #define tether_v1_Resize_size                    22
-#define tether_v1_ResourceUsage_size             33
+#define tether_v1_ResourceLimits_size            55
+#define tether_v1_ResourceUsage_size             55
 #define tether_v1_Signal_size                    4
 #define tether_v1_Spawned_size                   11
 #define tether_v1_StatusReply_size               13

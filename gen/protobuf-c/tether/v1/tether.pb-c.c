@@ -187,6 +187,51 @@ void   tether__v1__output_cap__free_unpacked
   assert(message->base.descriptor == &tether__v1__output_cap__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tether__v1__resource_limits__init
+                     (Tether__V1__ResourceLimits         *message)
+{
+  static const Tether__V1__ResourceLimits init_value = TETHER__V1__RESOURCE_LIMITS__INIT;
+  *message = init_value;
+}
+size_t tether__v1__resource_limits__get_packed_size
+                     (const Tether__V1__ResourceLimits *message)
+{
+  assert(message->base.descriptor == &tether__v1__resource_limits__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tether__v1__resource_limits__pack
+                     (const Tether__V1__ResourceLimits *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tether__v1__resource_limits__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tether__v1__resource_limits__pack_to_buffer
+                     (const Tether__V1__ResourceLimits *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tether__v1__resource_limits__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tether__V1__ResourceLimits *
+       tether__v1__resource_limits__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tether__V1__ResourceLimits *)
+     protobuf_c_message_unpack (&tether__v1__resource_limits__descriptor,
+                                allocator, len, data);
+}
+void   tether__v1__resource_limits__free_unpacked
+                     (Tether__V1__ResourceLimits *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tether__v1__resource_limits__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tether__v1__spawn__init
                      (Tether__V1__Spawn         *message)
 {
@@ -1481,7 +1526,97 @@ const ProtobufCMessageDescriptor tether__v1__output_cap__descriptor =
   (ProtobufCMessageInit) tether__v1__output_cap__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tether__v1__spawn__field_descriptors[14] =
+static const ProtobufCFieldDescriptor tether__v1__resource_limits__field_descriptors[5] =
+{
+  {
+    "memory_bytes",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tether__V1__ResourceLimits, memory_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "processes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tether__V1__ResourceLimits, processes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cpu_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tether__V1__ResourceLimits, cpu_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "open_files",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tether__V1__ResourceLimits, open_files),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "file_size_bytes",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tether__V1__ResourceLimits, file_size_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tether__v1__resource_limits__field_indices_by_name[] = {
+  2,   /* field[2] = cpu_ms */
+  4,   /* field[4] = file_size_bytes */
+  0,   /* field[0] = memory_bytes */
+  3,   /* field[3] = open_files */
+  1,   /* field[1] = processes */
+};
+static const ProtobufCIntRange tether__v1__resource_limits__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor tether__v1__resource_limits__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tether.v1.ResourceLimits",
+  "ResourceLimits",
+  "Tether__V1__ResourceLimits",
+  "tether.v1",
+  sizeof(Tether__V1__ResourceLimits),
+  5,
+  tether__v1__resource_limits__field_descriptors,
+  tether__v1__resource_limits__field_indices_by_name,
+  1,  tether__v1__resource_limits__number_ranges,
+  (ProtobufCMessageInit) tether__v1__resource_limits__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tether__v1__spawn__field_descriptors[15] =
 {
   {
     "argv",
@@ -1651,6 +1786,18 @@ static const ProtobufCFieldDescriptor tether__v1__spawn__field_descriptors[14] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "limits",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tether__V1__Spawn, limits),
+    &tether__v1__resource_limits__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tether__v1__spawn__field_indices_by_name[] = {
   0,   /* field[0] = argv */
@@ -1658,6 +1805,7 @@ static const unsigned tether__v1__spawn__field_indices_by_name[] = {
   2,   /* field[2] = env */
   1,   /* field[1] = env_mode */
   4,   /* field[4] = io_mode */
+  14,   /* field[14] = limits */
   8,   /* field[8] = merge_stderr */
   12,   /* field[12] = permission_profile */
   13,   /* field[13] = permission_profile_cwd */
@@ -1671,7 +1819,7 @@ static const unsigned tether__v1__spawn__field_indices_by_name[] = {
 static const ProtobufCIntRange tether__v1__spawn__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor tether__v1__spawn__descriptor =
 {
@@ -1681,7 +1829,7 @@ const ProtobufCMessageDescriptor tether__v1__spawn__descriptor =
   "Tether__V1__Spawn",
   "tether.v1",
   sizeof(Tether__V1__Spawn),
-  14,
+  15,
   tether__v1__spawn__field_descriptors,
   tether__v1__spawn__field_indices_by_name,
   1,  tether__v1__spawn__number_ranges,
@@ -2260,7 +2408,7 @@ const ProtobufCMessageDescriptor tether__v1__status_reply__descriptor =
   (ProtobufCMessageInit) tether__v1__status_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tether__v1__resource_usage__field_descriptors[3] =
+static const ProtobufCFieldDescriptor tether__v1__resource_usage__field_descriptors[5] =
 {
   {
     "user_time_us",
@@ -2298,16 +2446,42 @@ static const ProtobufCFieldDescriptor tether__v1__resource_usage__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "tree_peak_memory_bytes",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tether__V1__ResourceUsage, tree_peak_memory_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tree_cpu_us",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tether__V1__ResourceUsage, tree_cpu_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tether__v1__resource_usage__field_indices_by_name[] = {
   2,   /* field[2] = max_rss_kib */
   1,   /* field[1] = system_time_us */
+  4,   /* field[4] = tree_cpu_us */
+  3,   /* field[3] = tree_peak_memory_bytes */
   0,   /* field[0] = user_time_us */
 };
 static const ProtobufCIntRange tether__v1__resource_usage__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor tether__v1__resource_usage__descriptor =
 {
@@ -2317,14 +2491,14 @@ const ProtobufCMessageDescriptor tether__v1__resource_usage__descriptor =
   "Tether__V1__ResourceUsage",
   "tether.v1",
   sizeof(Tether__V1__ResourceUsage),
-  3,
+  5,
   tether__v1__resource_usage__field_descriptors,
   tether__v1__resource_usage__field_indices_by_name,
   1,  tether__v1__resource_usage__number_ranges,
   (ProtobufCMessageInit) tether__v1__resource_usage__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tether__v1__exited__field_descriptors[6] =
+static const ProtobufCFieldDescriptor tether__v1__exited__field_descriptors[7] =
 {
   {
     "code",
@@ -2398,10 +2572,23 @@ static const ProtobufCFieldDescriptor tether__v1__exited__field_descriptors[6] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "limit",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tether__V1__Exited, limit),
+    &tether__v1__exit_limit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tether__v1__exited__field_indices_by_name[] = {
   0,   /* field[0] = code */
   3,   /* field[3] = core_dumped */
+  6,   /* field[6] = limit */
   2,   /* field[2] = raw_signal */
   1,   /* field[1] = signal */
   4,   /* field[4] = timed_out */
@@ -2410,7 +2597,7 @@ static const unsigned tether__v1__exited__field_indices_by_name[] = {
 static const ProtobufCIntRange tether__v1__exited__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor tether__v1__exited__descriptor =
 {
@@ -2420,7 +2607,7 @@ const ProtobufCMessageDescriptor tether__v1__exited__descriptor =
   "Tether__V1__Exited",
   "tether.v1",
   sizeof(Tether__V1__Exited),
-  6,
+  7,
   tether__v1__exited__field_descriptors,
   tether__v1__exited__field_indices_by_name,
   1,  tether__v1__exited__number_ranges,
@@ -2559,7 +2746,7 @@ const ProtobufCEnumDescriptor tether__v1__role__descriptor =
   tether__v1__role__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue tether__v1__capability__enum_values_by_number[9] =
+static const ProtobufCEnumValue tether__v1__capability__enum_values_by_number[10] =
 {
   { "CAPABILITY_UNSPECIFIED", "TETHER__V1__CAPABILITY__CAPABILITY_UNSPECIFIED", 0 },
   { "CAPABILITY_PIPES", "TETHER__V1__CAPABILITY__CAPABILITY_PIPES", 1 },
@@ -2570,11 +2757,12 @@ static const ProtobufCEnumValue tether__v1__capability__enum_values_by_number[9]
   { "CAPABILITY_PERMISSION_PROFILES", "TETHER__V1__CAPABILITY__CAPABILITY_PERMISSION_PROFILES", 6 },
   { "CAPABILITY_RESOURCE_USAGE", "TETHER__V1__CAPABILITY__CAPABILITY_RESOURCE_USAGE", 7 },
   { "CAPABILITY_PROCESS_GROUPS", "TETHER__V1__CAPABILITY__CAPABILITY_PROCESS_GROUPS", 8 },
+  { "CAPABILITY_RESOURCE_LIMITS", "TETHER__V1__CAPABILITY__CAPABILITY_RESOURCE_LIMITS", 9 },
 };
 static const ProtobufCIntRange tether__v1__capability__value_ranges[] = {
-{0, 0},{0, 9}
+{0, 0},{0, 10}
 };
-static const ProtobufCEnumValueIndex tether__v1__capability__enum_values_by_name[9] =
+static const ProtobufCEnumValueIndex tether__v1__capability__enum_values_by_name[10] =
 {
   { "CAPABILITY_CONPTY", 3 },
   { "CAPABILITY_FLOW_CONTROL", 5 },
@@ -2582,6 +2770,7 @@ static const ProtobufCEnumValueIndex tether__v1__capability__enum_values_by_name
   { "CAPABILITY_PIPES", 1 },
   { "CAPABILITY_PROCESS_GROUPS", 8 },
   { "CAPABILITY_PTY", 2 },
+  { "CAPABILITY_RESOURCE_LIMITS", 9 },
   { "CAPABILITY_RESOURCE_USAGE", 7 },
   { "CAPABILITY_SIGNALS", 4 },
   { "CAPABILITY_UNSPECIFIED", 0 },
@@ -2593,9 +2782,9 @@ const ProtobufCEnumDescriptor tether__v1__capability__descriptor =
   "Capability",
   "Tether__V1__Capability",
   "tether.v1",
-  9,
+  10,
   tether__v1__capability__enum_values_by_number,
-  9,
+  10,
   tether__v1__capability__enum_values_by_name,
   1,
   tether__v1__capability__value_ranges,
@@ -2901,7 +3090,7 @@ const ProtobufCEnumDescriptor tether__v1__stream__descriptor =
   tether__v1__stream__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue tether__v1__signal_number__enum_values_by_number[20] =
+static const ProtobufCEnumValue tether__v1__signal_number__enum_values_by_number[22] =
 {
   { "SIGNAL_UNSPECIFIED", "TETHER__V1__SIGNAL_NUMBER__SIGNAL_UNSPECIFIED", 0 },
   { "SIGNAL_HUP", "TETHER__V1__SIGNAL_NUMBER__SIGNAL_HUP", 1 },
@@ -2922,12 +3111,14 @@ static const ProtobufCEnumValue tether__v1__signal_number__enum_values_by_number
   { "SIGNAL_CONT", "TETHER__V1__SIGNAL_NUMBER__SIGNAL_CONT", 18 },
   { "SIGNAL_STOP", "TETHER__V1__SIGNAL_NUMBER__SIGNAL_STOP", 19 },
   { "SIGNAL_TSTP", "TETHER__V1__SIGNAL_NUMBER__SIGNAL_TSTP", 20 },
+  { "SIGNAL_XCPU", "TETHER__V1__SIGNAL_NUMBER__SIGNAL_XCPU", 24 },
+  { "SIGNAL_XFSZ", "TETHER__V1__SIGNAL_NUMBER__SIGNAL_XFSZ", 25 },
   { "SIGNAL_WINCH", "TETHER__V1__SIGNAL_NUMBER__SIGNAL_WINCH", 28 },
 };
 static const ProtobufCIntRange tether__v1__signal_number__value_ranges[] = {
-{0, 0},{18, 16},{28, 19},{0, 20}
+{0, 0},{18, 16},{24, 19},{28, 21},{0, 22}
 };
-static const ProtobufCEnumValueIndex tether__v1__signal_number__enum_values_by_name[20] =
+static const ProtobufCEnumValueIndex tether__v1__signal_number__enum_values_by_name[22] =
 {
   { "SIGNAL_ABRT", 6 },
   { "SIGNAL_ALRM", 14 },
@@ -2948,7 +3139,9 @@ static const ProtobufCEnumValueIndex tether__v1__signal_number__enum_values_by_n
   { "SIGNAL_UNSPECIFIED", 0 },
   { "SIGNAL_USR1", 10 },
   { "SIGNAL_USR2", 12 },
-  { "SIGNAL_WINCH", 19 },
+  { "SIGNAL_WINCH", 21 },
+  { "SIGNAL_XCPU", 19 },
+  { "SIGNAL_XFSZ", 20 },
 };
 const ProtobufCEnumDescriptor tether__v1__signal_number__descriptor =
 {
@@ -2957,12 +3150,48 @@ const ProtobufCEnumDescriptor tether__v1__signal_number__descriptor =
   "SignalNumber",
   "Tether__V1__SignalNumber",
   "tether.v1",
-  20,
+  22,
   tether__v1__signal_number__enum_values_by_number,
-  20,
+  22,
   tether__v1__signal_number__enum_values_by_name,
-  3,
+  4,
   tether__v1__signal_number__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue tether__v1__exit_limit__enum_values_by_number[6] =
+{
+  { "EXIT_LIMIT_NONE", "TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_NONE", 0 },
+  { "EXIT_LIMIT_MEMORY", "TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_MEMORY", 1 },
+  { "EXIT_LIMIT_PROCESSES", "TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_PROCESSES", 2 },
+  { "EXIT_LIMIT_CPU", "TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_CPU", 3 },
+  { "EXIT_LIMIT_FILE_SIZE", "TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_FILE_SIZE", 4 },
+  { "EXIT_LIMIT_WALL_TIMEOUT", "TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_WALL_TIMEOUT", 5 },
+};
+static const ProtobufCIntRange tether__v1__exit_limit__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex tether__v1__exit_limit__enum_values_by_name[6] =
+{
+  { "EXIT_LIMIT_CPU", 3 },
+  { "EXIT_LIMIT_FILE_SIZE", 4 },
+  { "EXIT_LIMIT_MEMORY", 1 },
+  { "EXIT_LIMIT_NONE", 0 },
+  { "EXIT_LIMIT_PROCESSES", 2 },
+  { "EXIT_LIMIT_WALL_TIMEOUT", 5 },
+};
+const ProtobufCEnumDescriptor tether__v1__exit_limit__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "tether.v1.ExitLimit",
+  "ExitLimit",
+  "Tether__V1__ExitLimit",
+  "tether.v1",
+  6,
+  tether__v1__exit_limit__enum_values_by_number,
+  6,
+  tether__v1__exit_limit__enum_values_by_name,
+  1,
+  tether__v1__exit_limit__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue tether__v1__error_code__enum_values_by_number[10] =

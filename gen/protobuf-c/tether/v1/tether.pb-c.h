@@ -19,6 +19,7 @@ typedef struct Tether__V1__Frame Tether__V1__Frame;
 typedef struct Tether__V1__Hello Tether__V1__Hello;
 typedef struct Tether__V1__PermissionProfile Tether__V1__PermissionProfile;
 typedef struct Tether__V1__OutputCap Tether__V1__OutputCap;
+typedef struct Tether__V1__ResourceLimits Tether__V1__ResourceLimits;
 typedef struct Tether__V1__Spawn Tether__V1__Spawn;
 typedef struct Tether__V1__Spawned Tether__V1__Spawned;
 typedef struct Tether__V1__SpawnFailed Tether__V1__SpawnFailed;
@@ -79,7 +80,11 @@ typedef enum _Tether__V1__Capability {
   /*
    * Signal.group reaches the whole group
    */
-  TETHER__V1__CAPABILITY__CAPABILITY_PROCESS_GROUPS = 8
+  TETHER__V1__CAPABILITY__CAPABILITY_PROCESS_GROUPS = 8,
+  /*
+   * Spawn.limits is enforced (version 3)
+   */
+  TETHER__V1__CAPABILITY__CAPABILITY_RESOURCE_LIMITS = 9
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TETHER__V1__CAPABILITY)
 } Tether__V1__Capability;
 typedef enum _Tether__V1__EnvMode {
@@ -277,9 +282,44 @@ typedef enum _Tether__V1__SignalNumber {
   TETHER__V1__SIGNAL_NUMBER__SIGNAL_CONT = 18,
   TETHER__V1__SIGNAL_NUMBER__SIGNAL_STOP = 19,
   TETHER__V1__SIGNAL_NUMBER__SIGNAL_TSTP = 20,
+  /*
+   * CPU time limit (version 3: Exited.limit CPU)
+   */
+  TETHER__V1__SIGNAL_NUMBER__SIGNAL_XCPU = 24,
+  /*
+   * file size limit (version 3: Exited.limit FILE_SIZE)
+   */
+  TETHER__V1__SIGNAL_NUMBER__SIGNAL_XFSZ = 25,
   TETHER__V1__SIGNAL_NUMBER__SIGNAL_WINCH = 28
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TETHER__V1__SIGNAL_NUMBER)
 } Tether__V1__SignalNumber;
+/*
+ * Which limit ended the command (version 3).
+ */
+typedef enum _Tether__V1__ExitLimit {
+  TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_NONE = 0,
+  /*
+   * ResourceLimits.memory_bytes (OOM kill)
+   */
+  TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_MEMORY = 1,
+  /*
+   * ResourceLimits.processes (fork refused)
+   */
+  TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_PROCESSES = 2,
+  /*
+   * ResourceLimits.cpu_ms (SIGXCPU/SIGKILL)
+   */
+  TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_CPU = 3,
+  /*
+   * ResourceLimits.file_size_bytes (SIGXFSZ)
+   */
+  TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_FILE_SIZE = 4,
+  /*
+   * Spawn.timeout_ms (timed_out is set too)
+   */
+  TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_WALL_TIMEOUT = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TETHER__V1__EXIT_LIMIT)
+} Tether__V1__ExitLimit;
 typedef enum _Tether__V1__ErrorCode {
   TETHER__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED = 0,
   /*
@@ -468,6 +508,40 @@ struct  Tether__V1__OutputCap
     , 0 }
 
 
+/*
+ * Per-session resource limits (protocol version 3). Each field: 0 = unset.
+ * A runner enforces every set field or refuses the Spawn with
+ * SpawnFailed{LIMITS}; the accepted ranges are in include/tether/limits.h.
+ */
+struct  Tether__V1__ResourceLimits
+{
+  ProtobufCMessage base;
+  /*
+   * memory of the whole session tree
+   */
+  uint64_t memory_bytes;
+  /*
+   * processes and threads of the session tree
+   */
+  uint64_t processes;
+  /*
+   * CPU time of each process (RLIMIT_CPU)
+   */
+  uint64_t cpu_ms;
+  /*
+   * open descriptors per process (RLIMIT_NOFILE)
+   */
+  uint64_t open_files;
+  /*
+   * largest file a process may write (RLIMIT_FSIZE)
+   */
+  uint64_t file_size_bytes;
+};
+#define TETHER__V1__RESOURCE_LIMITS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tether__v1__resource_limits__descriptor) \
+    , 0, 0, 0, 0, 0 }
+
+
 struct  Tether__V1__Spawn
 {
   ProtobufCMessage base;
@@ -515,10 +589,14 @@ struct  Tether__V1__Spawn
   uint32_t timeout_ms;
   Tether__V1__PermissionProfile *permission_profile;
   ProtobufCBinaryData permission_profile_cwd;
+  /*
+   * absent: no limits (version 3)
+   */
+  Tether__V1__ResourceLimits *limits;
 };
 #define TETHER__V1__SPAWN__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tether__v1__spawn__descriptor) \
-    , 0,NULL, TETHER__V1__ENV_MODE__ENV_MODE_UNSPECIFIED, 0,NULL, {0,NULL}, TETHER__V1__IO_MODE__IO_MODE_UNSPECIFIED, 0, 0, TETHER__V1__STDIN_MODE__STDIN_MODE_UNSPECIFIED, 0, NULL, NULL, 0, NULL, {0,NULL} }
+    , 0,NULL, TETHER__V1__ENV_MODE__ENV_MODE_UNSPECIFIED, 0,NULL, {0,NULL}, TETHER__V1__IO_MODE__IO_MODE_UNSPECIFIED, 0, 0, TETHER__V1__STDIN_MODE__STDIN_MODE_UNSPECIFIED, 0, NULL, NULL, 0, NULL, {0,NULL}, NULL }
 
 
 struct  Tether__V1__Spawned
@@ -685,10 +763,16 @@ struct  Tether__V1__ResourceUsage
   uint64_t user_time_us;
   uint64_t system_time_us;
   uint64_t max_rss_kib;
+  /*
+   * Measured by a session cgroup over the whole tree (version 3); 0: not
+   * measured.
+   */
+  uint64_t tree_peak_memory_bytes;
+  uint64_t tree_cpu_us;
 };
 #define TETHER__V1__RESOURCE_USAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tether__v1__resource_usage__descriptor) \
-    , 0, 0, 0 }
+    , 0, 0, 0, 0, 0 }
 
 
 typedef enum {
@@ -714,6 +798,7 @@ struct  Tether__V1__Exited
    */
   protobuf_c_boolean timed_out;
   Tether__V1__ResourceUsage *usage;
+  Tether__V1__ExitLimit limit;
   Tether__V1__Exited__StatusCase status_case;
   union {
     /*
@@ -728,7 +813,7 @@ struct  Tether__V1__Exited
 };
 #define TETHER__V1__EXITED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tether__v1__exited__descriptor) \
-    , 0, 0, 0, NULL, TETHER__V1__EXITED__STATUS__NOT_SET, {0} }
+    , 0, 0, 0, NULL, TETHER__V1__EXIT_LIMIT__EXIT_LIMIT_NONE, TETHER__V1__EXITED__STATUS__NOT_SET, {0} }
 
 
 struct  Tether__V1__Error
@@ -831,6 +916,25 @@ Tether__V1__OutputCap *
                       const uint8_t       *data);
 void   tether__v1__output_cap__free_unpacked
                      (Tether__V1__OutputCap *message,
+                      ProtobufCAllocator *allocator);
+/* Tether__V1__ResourceLimits methods */
+void   tether__v1__resource_limits__init
+                     (Tether__V1__ResourceLimits         *message);
+size_t tether__v1__resource_limits__get_packed_size
+                     (const Tether__V1__ResourceLimits   *message);
+size_t tether__v1__resource_limits__pack
+                     (const Tether__V1__ResourceLimits   *message,
+                      uint8_t             *out);
+size_t tether__v1__resource_limits__pack_to_buffer
+                     (const Tether__V1__ResourceLimits   *message,
+                      ProtobufCBuffer     *buffer);
+Tether__V1__ResourceLimits *
+       tether__v1__resource_limits__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tether__v1__resource_limits__free_unpacked
+                     (Tether__V1__ResourceLimits *message,
                       ProtobufCAllocator *allocator);
 /* Tether__V1__Spawn methods */
 void   tether__v1__spawn__init
@@ -1169,6 +1273,9 @@ typedef void (*Tether__V1__PermissionProfile_Closure)
 typedef void (*Tether__V1__OutputCap_Closure)
                  (const Tether__V1__OutputCap *message,
                   void *closure_data);
+typedef void (*Tether__V1__ResourceLimits_Closure)
+                 (const Tether__V1__ResourceLimits *message,
+                  void *closure_data);
 typedef void (*Tether__V1__Spawn_Closure)
                  (const Tether__V1__Spawn *message,
                   void *closure_data);
@@ -1238,11 +1345,13 @@ extern const ProtobufCEnumDescriptor    tether__v1__spawn_error__descriptor;
 extern const ProtobufCEnumDescriptor    tether__v1__os_error_space__descriptor;
 extern const ProtobufCEnumDescriptor    tether__v1__stream__descriptor;
 extern const ProtobufCEnumDescriptor    tether__v1__signal_number__descriptor;
+extern const ProtobufCEnumDescriptor    tether__v1__exit_limit__descriptor;
 extern const ProtobufCEnumDescriptor    tether__v1__error_code__descriptor;
 extern const ProtobufCMessageDescriptor tether__v1__frame__descriptor;
 extern const ProtobufCMessageDescriptor tether__v1__hello__descriptor;
 extern const ProtobufCMessageDescriptor tether__v1__permission_profile__descriptor;
 extern const ProtobufCMessageDescriptor tether__v1__output_cap__descriptor;
+extern const ProtobufCMessageDescriptor tether__v1__resource_limits__descriptor;
 extern const ProtobufCMessageDescriptor tether__v1__spawn__descriptor;
 extern const ProtobufCMessageDescriptor tether__v1__spawned__descriptor;
 extern const ProtobufCMessageDescriptor tether__v1__spawn_failed__descriptor;
