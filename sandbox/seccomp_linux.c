@@ -83,6 +83,24 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 #define RULE(ctx, act, name, ...)                                                  \
   seccomp_rule_add(ctx, act, seccomp_syscall_resolve_name(name), __VA_ARGS__)
 
+/* Argument comparisons, spelled out: libseccomp's SCMP_A* macros leave a
+ * field to the compiler's zero-fill, which -Wextra (clang) reports. */
+static struct scmp_arg_cmp cmp(unsigned arg, enum scmp_compare op, uint64_t value) {
+  struct scmp_arg_cmp c;
+  memset(&c, 0, sizeof c);
+  c.arg = arg;
+  c.op = op;
+  c.datum_a = value;
+  return c;
+}
+
+/* (argument & mask) == value */
+static struct scmp_arg_cmp masked(unsigned arg, uint64_t mask, uint64_t value) {
+  struct scmp_arg_cmp c = cmp(arg, SCMP_CMP_MASKED_EQ, mask);
+  c.datum_b = value;
+  return c;
+}
+
 static bool family_allowed(int af, bool net_denied) {
   if (af == AF_UNIX) return !net_denied;
   return af == AF_INET || af == AF_INET6 || af == AF_NETLINK;
@@ -104,46 +122,46 @@ static int add_rules(scmp_filter_ctx ctx, bool net_denied, const char **what) {
   *what = "clone";
   for (size_t i = 0; i < sizeof clone_ns_flags / sizeof clone_ns_flags[0]; i++)
     if ((rc = RULE(ctx, eperm, "clone", 1,
-                   SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags[i], clone_ns_flags[i]))) < 0)
+                   masked(0, clone_ns_flags[i], clone_ns_flags[i]))) < 0)
       return rc;
   *what = "ioctl";
-  if ((rc = RULE(ctx, eperm, "ioctl", 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI))) < 0)
+  if ((rc = RULE(ctx, eperm, "ioctl", 1, masked(1, 0xffffffffu, TIOCSTI))) < 0)
     return rc;
-  if ((rc = RULE(ctx, eperm, "ioctl", 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX))) <
+  if ((rc = RULE(ctx, eperm, "ioctl", 1, masked(1, 0xffffffffu, TIOCLINUX))) <
       0)
     return rc;
   /* priorities and limits: only the caller's own (who/pid 0) */
   *what = "setpriority";
-  if ((rc = RULE(ctx, eperm, "setpriority", 1, SCMP_A0(SCMP_CMP_NE, PRIO_PROCESS))) < 0 ||
-      (rc = RULE(ctx, eperm, "setpriority", 1, SCMP_A1(SCMP_CMP_NE, 0))) < 0)
+  if ((rc = RULE(ctx, eperm, "setpriority", 1, cmp(0, SCMP_CMP_NE, PRIO_PROCESS))) < 0 ||
+      (rc = RULE(ctx, eperm, "setpriority", 1, cmp(1, SCMP_CMP_NE, 0))) < 0)
     return rc;
   *what = "ioprio_set";
-  if ((rc = RULE(ctx, eperm, "ioprio_set", 1, SCMP_A0(SCMP_CMP_NE, 1 /* IOPRIO_WHO_PROCESS */))) <
+  if ((rc = RULE(ctx, eperm, "ioprio_set", 1, cmp(0, SCMP_CMP_NE, 1 /* IOPRIO_WHO_PROCESS */))) <
           0 ||
-      (rc = RULE(ctx, eperm, "ioprio_set", 1, SCMP_A1(SCMP_CMP_NE, 0))) < 0)
+      (rc = RULE(ctx, eperm, "ioprio_set", 1, cmp(1, SCMP_CMP_NE, 0))) < 0)
     return rc;
   *what = "prlimit64";
-  if ((rc = RULE(ctx, eperm, "prlimit64", 2, SCMP_A0(SCMP_CMP_NE, 0), SCMP_A2(SCMP_CMP_NE, 0))) <
+  if ((rc = RULE(ctx, eperm, "prlimit64", 2, cmp(0, SCMP_CMP_NE, 0), cmp(2, SCMP_CMP_NE, 0))) <
       0)
     return rc;
   *what = "socket";
   for (int af = 0; af < AF_MAX; af++) {
     if (!family_allowed(af, net_denied))
       if ((rc = RULE(ctx, eperm, "socket", 1,
-                     SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, (uint64_t)af))) < 0)
+                     masked(0, 0xffffffffu, (uint64_t)af))) < 0)
         return rc;
     if (af != AF_UNIX)
       if ((rc = RULE(ctx, eperm, "socketpair", 1,
-                     SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, (uint64_t)af))) < 0)
+                     masked(0, 0xffffffffu, (uint64_t)af))) < 0)
         return rc;
   }
-  if ((rc = RULE(ctx, eperm, "socket", 1, SCMP_A0(SCMP_CMP_GE, (uint64_t)AF_MAX))) < 0) return rc;
-  if ((rc = RULE(ctx, eperm, "socketpair", 1, SCMP_A0(SCMP_CMP_GE, (uint64_t)AF_MAX))) < 0)
+  if ((rc = RULE(ctx, eperm, "socket", 1, cmp(0, SCMP_CMP_GE, (uint64_t)AF_MAX))) < 0) return rc;
+  if ((rc = RULE(ctx, eperm, "socketpair", 1, cmp(0, SCMP_CMP_GE, (uint64_t)AF_MAX))) < 0)
     return rc;
   /* netlink: the route family only (getaddrinfo, ip addr); never audit,
    * uevents, sock_diag, ... */
-  if ((rc = RULE(ctx, eperm, "socket", 2, SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, AF_NETLINK),
-                 SCMP_A2(SCMP_CMP_NE, NETLINK_ROUTE))) < 0)
+  if ((rc = RULE(ctx, eperm, "socket", 2, masked(0, 0xffffffffu, AF_NETLINK),
+                 cmp(2, SCMP_CMP_NE, NETLINK_ROUTE))) < 0)
     return rc;
   return 0;
 }

@@ -7,6 +7,10 @@
  *   unshare  mount_setattr  open_tree  capset  capbset_drop  no_new_privs
  *   landlock_restrict_self  seccomp  setsid
  *
+ * and, in every process (so the runner's probe sees the kernel without the
+ * feature): probe_ipc (unshare with CLONE_NEWIPC), probe_mount_setattr,
+ * probe_seccomp (prctl(PR_GET_SECCOMP)).
+ *
  * Test-only; never linked into anything. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -47,8 +51,13 @@ WRAP pid_t setsid(void);
 WRAP int prctl(int op, ...);
 WRAP long syscall(long nr, ...);
 
+static int anywhere(const char *name) {
+  const char *want = getenv("TETHER_TEST_SB_FAIL");
+  return want && strcmp(want, name) == 0;
+}
+
 int unshare(int flags) {
-  if (armed("unshare")) {
+  if (armed("unshare") || ((flags & CLONE_NEWIPC) && anywhere("probe_ipc"))) {
     errno = EPERM;
     return -1;
   }
@@ -75,6 +84,7 @@ int prctl(int op, ...) {
                 a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
   va_end(ap);
   if ((op == PR_SET_SECCOMP && armed("seccomp")) ||
+      (op == PR_GET_SECCOMP && anywhere("probe_seccomp")) ||
       (op == PR_CAPBSET_DROP && armed("capbset_drop")) ||
       (op == PR_SET_NO_NEW_PRIVS && armed("no_new_privs"))) {
     errno = EPERM;
@@ -91,7 +101,7 @@ long syscall(long nr, ...) {
   long a[6];
   for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
   va_end(ap);
-  if ((nr == 442 && armed("mount_setattr")) || (nr == 428 && armed("open_tree")) ||
+  if ((nr == 442 && (armed("mount_setattr") || anywhere("probe_mount_setattr"))) || (nr == 428 && armed("open_tree")) ||
       (nr == SYS_capset && armed("capset")) || (nr == 446 && armed("landlock_restrict_self"))) {
     errno = EPERM;
     return -1;

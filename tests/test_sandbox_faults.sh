@@ -47,6 +47,10 @@ fault no_new_privs "PR_SET_NO_NEW_PRIVS" --sandbox read-only
 fault landlock_restrict_self "landlock_restrict_self" --sandbox read-only
 fault seccomp "loading the seccomp filter" --sandbox workspace-write --no-network
 fault setsid "child setup" --sandbox read-only
+# a kernel without the feature: the runner's probe refuses every profile
+fault probe_ipc "IPC namespaces are not available" --sandbox read-only
+fault probe_mount_setattr "a read-only mount tree is not available" --no-network
+fault probe_seccomp "seccomp is not available" --sandbox workspace-write
 # a protected .git symlink that cannot be mounted over
 mkdir -p "$T/ws2"
 ln -s ../g "$T/ws2/.git"
