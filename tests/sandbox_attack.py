@@ -114,7 +114,16 @@ def acct(path):
     syscall_blocked("acct", path.encode())
 
 
+def outside_pid_namespace(pid):
+    # $PPID is 0 when the runner is outside the child's PID namespace
+    # (tether-runner as root, PROTOCOL.md section 9): no pid names it, and
+    # pid 0 would mean our own process group.
+    if int(pid) == 0:
+        blocked("the runner is outside this PID namespace (getppid() is 0)")
+
+
 def signal(pid):
+    outside_pid_namespace(pid)
     try:
         os.kill(int(pid), 0)
     except OSError as e:
@@ -123,6 +132,7 @@ def signal(pid):
 
 
 def setpriority(pid):
+    outside_pid_namespace(pid)
     try:
         os.setpriority(os.PRIO_PROCESS, int(pid), os.getpriority(os.PRIO_PROCESS, int(pid)))
     except OSError as e:
@@ -131,6 +141,7 @@ def setpriority(pid):
 
 
 def prlimit(pid):
+    outside_pid_namespace(pid)
     import resource
     try:
         cur = resource.prlimit(int(pid), resource.RLIMIT_NOFILE)
