@@ -141,10 +141,10 @@ typedef struct tether_exit_status {
   /* (A pty session's one stream, TETHER_STREAM_PTY, counts as stdout.) */
   /* Which limit ended the command (protocol version 3): a
    * tether_exit_limit; TETHER_LIMIT_WALL_TIMEOUT also sets timed_out. An
-   * unknown value from a newer runner is passed through. Since 0.1. */
+   * unknown value from a newer runner is passed through. Since 0.2. */
   uint32_t limit;
   /* The whole session tree, measured by the runner's session cgroup
-   * (version 3); 0: not measured. Since 0.1. */
+   * (version 3); 0: not measured. Since 0.2. */
   uint64_t tree_peak_memory_bytes, tree_cpu_us;
 } tether_exit_status;
 
