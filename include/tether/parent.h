@@ -389,7 +389,9 @@ typedef struct tether_permission_profile {
 /* Per-session resource limits (protocol version 3; PROTOCOL.md §5.3).
  * Each field 0 = unset; a set field must lie in its TETHER_RLIMIT_* range
  * (tether/limits.h). The runner enforces every set field or refuses the
- * spawn (on_spawn_failed, TETHER_STAGE_LIMITS naming the limit). */
+ * spawn (on_spawn_failed, TETHER_STAGE_LIMITS naming the limit).
+ * Embedded in tether_spawn_options, so frozen like tether_parent_callbacks:
+ * a later limit is appended to tether_spawn_options itself. Since 0.2. */
 typedef struct tether_resource_limits {
   uint64_t memory_bytes;    /* the whole session tree (cgroup; else per process) */
   uint64_t processes;       /* processes and threads of the tree (cgroup only) */
