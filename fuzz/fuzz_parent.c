@@ -11,7 +11,7 @@
  *   h0  handshake: bits 0-3 mode (0-11 a valid runner Hello; 12 only
  *       versions above ours; 13 a valid Hello with byte [next] xor [next]; 14 cut to
  *       [next] bytes; 15 an Error frame instead), bits 4-5 the runner's
- *       max_sessions {default, 1, 2, 1000}, bits 6-7 its initial_window
+ *       max_sessions {1024, 1, 2, 1000}, bits 6-7 its initial_window
  *       {0 (the parent's), 1, 64, 4096}
  *   h1  parent options: bits 0-2 window {1, 7, 100, 1024, 4096, 65536,
  *       default, default}, bits 3-4 stdin_queue_max {1, 64, 4096, default},
@@ -707,6 +707,7 @@ static void runner_op(int op) {
       m.u.exited.timed_out = (f >> 2) & 1;
       m.u.exited.has_usage = (f >> 3) & 1;
       m.u.exited.user_time_us = (f & 16) ? UINT64_MAX : 5;
+      m.u.exited.no_status = (f >> 5) & 1; /* invalid: never a success */
       send_msg(&m);
       break;
     }
@@ -837,7 +838,8 @@ static void runner_op(int op) {
 /* ------------------------------------------------------------ handshake */
 
 static void handshake_bytes(uint8_t h0, uint8_t h1) {
-  static const uint32_t sessions[] = {0, 1, 2, 1000};
+  /* (0 would be a bad Hello: a runner hosts at least one session) */
+  static const uint32_t sessions[] = {TETHER_SESSIONS_MAX_DEFAULT, 1, 2, 1000};
   static const uint32_t windows[] = {0, 1, 64, 4096};
   uint8_t buf[512];
   int mode = h0 & 15;

@@ -473,6 +473,41 @@ static void parent_scripts(void) {
   SCRIPT(d, "handshake-corrupt.bin") { S(0x0d, 0x06, 9, 0x40, FP_SPAWN, 0); }
   SCRIPT(d, "handshake-truncated.bin") { S(0x0e, 0x06, 20); }
   SCRIPT(d, "handshake-error.bin") { S(0x0f, 0x06); }
+  /* Issue 17: where a hostile runner found the parent and the document
+   * apart. */
+  SCRIPT(d, "exited-no-status.bin") {               /* never a success */
+    S(0x00, 0x06, FP_SPAWN, 0, FP_R_SPAWNED, 0, 1, 0, 0, 0, FP_R_OUTPUT, 0, 0, 4, 0);
+    S(FP_R_EXITED | P, 0, 0x20, 0, FP_R_OUTPUT | P, 0, 0, 1, 0);
+  }
+  SCRIPT(d, "credit-over-window.bin") {             /* refused whole: Error{LIMIT} */
+    S(0x80, 0x03, FP_SPAWN, 0, FP_R_SPAWNED | P, 0, 1, 0, 0, 0, FP_WRITE | P, 0, 200);
+    S(FP_R_CREDIT | P, 0, 0x09);                     /* STDIN, UINT64_MAX - 0 */
+    S(FP_R_CREDIT | P, 0, 0x01, 10, FP_PROCESS);
+  }
+  SCRIPT(d, "credit-stdin-null.bin") {              /* Error{INVALID}, ignored */
+    S(0x00, 0x06, FP_SPAWN, 0x02, FP_R_SPAWNED, 0, 1, 0, 0, 0);
+    S(FP_R_CREDIT | P, 0, 0x01, 100, FP_R_EXITED | P, 0, 0, 0);
+  }
+  SCRIPT(d, "two-bodies.bin") {                     /* Output and Exited: fatal */
+    S(0x00, 0x06, FP_SPAWN, 0, FP_R_SPAWNED | P, 0, 1, 0, 0, 0);
+    S(FP_R_RAW | P, 14, 0x08, 0x01, 0x32, 0x05, 0x08, 0x01, 0x12, 0x01, 0x78,
+      0x82, 0x01, 0x02, 0x08, 0x00);
+  }
+  SCRIPT(d, "bad-stream-ignored.bin") {             /* INVALID, the session goes on */
+    S(0x00, 0x06, FP_SPAWN, 0x01, FP_R_SPAWNED, 0, 1, 0, 0, 0);
+    S(FP_R_OUTPUT | P, 0, 3, 5, 0, FP_R_OUTPUT | P, 0, 6, 2, 0, FP_R_EMPTY_OUTPUT | P, 0, 0);
+    S(FP_R_OUTPUT, 0, 0, 5, 0, FP_R_EXITED | P, 0, 0, 0);
+  }
+  SCRIPT(d, "errors-never-answered.bin") {          /* no reply, nothing ends */
+    S(0x00, 0x06, FP_SPAWN, 0, FP_R_SPAWNED, 0, 1, 0, 0, 0);
+    S(FP_R_ERROR | P, FS_SEL_NEVER, 0x04, 2, 'n', 'o');
+    S(FP_R_ERROR | P, 0, 0x07, 1, 'i', FP_R_ERROR | P, 0, 0x0b, 1, '?');
+    S(FP_R_ERROR | P, FS_SEL_ZERO, 0x09, 1, 't');   /* TIMEOUT, not flagged: fatal */
+  }
+  SCRIPT(d, "late-after-free.bin") {                /* fatal, never dropped */
+    S(0x00, 0x06, FP_SPAWN, 0, FP_R_SPAWNED, 0, 1, 0, 0, 0, FP_R_EXITED | P, 0, 0, 0);
+    S(FP_FREE, 0, FP_PROCESS, FP_R_OUTPUT | P, FS_SEL_RAW, 1, 0, 0, 0, 0, 3, 0);
+  }
 }
 
 /* fuzz_runner: the harness is the parent and the children (layout at the
@@ -538,6 +573,20 @@ static void runner_scripts(void) {
   SCRIPT(d, "no-hello.bin") { S(0xd5, 0x00, FR_SPAWN | P, 0, 0, 0); }
   SCRIPT(d, "bad-hello.bin") { S(0x95, 0x80, FR_TURN); }
   SCRIPT(d, "handshake-timeout.bin") { S(0xd5, 0x00, FR_TIME, 6, FR_TIME, 6); }
+  /* Issue 17. */
+  SCRIPT(d, "error-protocol-unflagged.bin") {       /* fatal whatever the flag */
+    S(0x15, 0x00, FR_SPAWN | P, 0, 0, 0, FR_ERROR | P, FS_SEL_ZERO, 0x01, FR_TURN);
+  }
+  SCRIPT(d, "errors-never-answered.bin") {          /* no reply; goes on */
+    S(0x15, 0x00, FR_ERROR | P, FS_SEL_NEVER, 0x04, FR_ERROR | P, FS_SEL_ZERO, 0x07);
+    S(FR_SPAWN | P, 0, 0, 0, FR_CHILD_EXIT | P, 0, 0, 0, FR_TURN);
+  }
+  SCRIPT(d, "error-undecodable.bin") {              /* closed without a reply */
+    S(0x15, 0x00, FR_RAW | P, 8, 0x8a, 0x01, 0x05, 0x08, 0x08, 0x12, 0x01, 0xff);
+  }
+  SCRIPT(d, "two-bodies.bin") {                     /* StdinClose + StatusRequest */
+    S(0x15, 0x00, FR_SPAWN | P, 0, 0, 0, FR_RAW | P, 6, 0x08, 0x01, 0x4a, 0x00, 0x72, 0x00);
+  }
 }
 
 int main(int argc, char **argv) {

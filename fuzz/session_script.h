@@ -38,7 +38,7 @@ enum {
   FP_R_OUTPUT,           /* sel, stream, len16: at the next offset */
   FP_R_OUTPUT_AT,        /* sel, stream, len16, offset mode (+u64) */
   FP_R_TRUNCATED,        /* sel, stream, dropped */
-  FP_R_EXITED,           /* sel, flags, code */
+  FP_R_EXITED,           /* sel, flags (bit 5: neither code nor signal), code */
   FP_R_STATUS_REPLY,     /* sel, running */
   FP_R_CREDIT,           /* sel, stream, amount mode (+u64) */
   FP_R_ERROR,            /* sel, code, fatal, msglen, msg... */

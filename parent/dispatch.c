@@ -299,7 +299,7 @@ static void on_output(tether_parent *p, tether_session *s, const tether_msg *m) 
               "OutputTruncated", stream_name(o->stream), s->id);
     return;
   }
-  if (o->data.len == 0) { /* tether_msg_validate refuses it; see on_invalid */
+  if (o->data.len == 0) { /* decode refuses it first (on_undecodable): a backstop */
     reply_error(p, s->id, TETHER_WIRE_INVALID, "empty Output.data; ignored");
     return;
   }

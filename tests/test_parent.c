@@ -1304,42 +1304,44 @@ static int fake_main(int fd, fake_hello h, fake_kind k) {
     }
     case FK_CREDIT_OVER_WINDOW: {
       /* 64 KiB window, 256 KiB max_window (the parent's): the parent has
-       * sent its 64 KiB; a grant of 2^64-1 is refused whole (Error{LIMIT})
-       * and the parent sends no byte more until a grant that fits. An
-       * obeying parent would send the other 134464 bytes right after its
-       * reply, ahead of the good grant. */
+       * sent its 64 KiB, so its outstanding credit is 0. Grants of 2^64-1
+       * and of max_window + 1 are refused whole (Error{LIMIT}) and no
+       * stdin byte follows them (an obeying parent would send the other
+       * 134464 bytes right after its reply); max_window exactly fits. */
+      static const uint64_t grants[] = { UINT64_MAX, 262145, 262144 };
       pf_frame f;
       uint64_t got = 0;
-      int limit_seen = 0;
       pf_spawned(fd, sid, 42);
       while (got < 65536) {
         if (pf_recv(fd, &f) < 0) return 40;
         if (f.body == 8) got += pf_body_field(&f, 1);
       }
-      b.n = 0;
-      pf_uint(&b, 1, 4);
-      pf_uint(&b, 2, UINT64_MAX);
-      pf_send(fd, sid, 13, &b);
-      while (!limit_seen) {
-        if (pf_recv(fd, &f) < 0) return 41;
-        if (f.body == 8) got += pf_body_field(&f, 1);
-        if (f.body == 17) {
-          uint32_t code;
-          int fatal;
-          pf_error_fields(&f, &code, &fatal);
-          if (code != 6 || fatal || f.session != sid) return 42;
-          limit_seen = 1;
+      for (int g = 0; g < 3; g++) {
+        b.n = 0;
+        pf_uint(&b, 1, 4);
+        pf_uint(&b, 2, grants[g]);
+        pf_send(fd, sid, 13, &b);
+        if (g == 2) break;
+        int limit_seen = 0;
+        while (!limit_seen) {
+          if (pf_recv(fd, &f) < 0) return 41;
+          if (f.body == 8) got += pf_body_field(&f, 1);
+          if (f.body == 17) {
+            uint32_t code;
+            int fatal;
+            pf_error_fields(&f, &code, &fatal);
+            if (code != 6 || fatal || f.session != sid) return 42;
+            limit_seen = 1;
+          }
         }
+        if (got != 65536) return 43;
       }
-      b.n = 0;
-      pf_uint(&b, 1, 4);
-      pf_uint(&b, 2, 1000);
-      pf_send(fd, sid, 13, &b); /* fits: 1000 more, no byte beyond */
-      while (got < 65536 + 1000) {
-        if (pf_recv(fd, &f) < 0) return 43;
+      while (got < 200000) {
+        if (pf_recv(fd, &f) < 0) return 44;
         if (f.body == 8) got += pf_body_field(&f, 1);
+        if (f.body == 17) return 45; /* the grant at max_window was refused */
       }
-      if (got != 65536 + 1000) return 44;
+      if (got != 200000) return 46;
       pf_exited(fd, sid, 0);
       return fake_drain(fd, 999) == 3 ? 0 : 7;
     }
@@ -1674,8 +1676,9 @@ TEST(hostile_two_bodies) {
   hostile_violation(FK_TWO_BODIES, 0, TETHER_OUTPUT_UNCAPPED, "two members of a oneof");
 }
 
-/* Credit{STDIN} past max_window: Error{LIMIT}, the whole grant ignored;
- * the fake checks that no stdin byte beyond the good grants arrives. */
+/* Credit{STDIN} past max_window (2^64-1, max_window + 1): Error{LIMIT},
+ * the whole grant ignored; exactly max_window is obeyed. The fake checks
+ * the stdin bytes after each grant. */
 TEST(hostile_credit_over_window) {
   hostile_run h;
   hostile_open(&h, FK_CREDIT_OVER_WINDOW, 0, TETHER_OUTPUT_UNCAPPED);

@@ -81,13 +81,14 @@ if [ $rc -eq 42 ]; then ok forward_sigterm; else bad forward_sigterm "rc=$rc"; f
 # (SIGTERM to its group, SIGKILL after the runner's grace), for a program
 # that ignores both. -v says when the first was forwarded, so the two are
 # never merged into one delivery.
+rm -f "$T/o" "$T/e" # (the job creates them when it starts: no earlier test's text)
 "$RUN" -v -- sh -c 'trap "" INT TERM; echo ready; while :; do sleep 0.05; done' >"$T/o" 2>"$T/e" &
 pid=$!
 i=0
-while [ ! -s "$T/o" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while ! grep -q ready "$T/o" 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
 kill -INT $pid
 i=0
-while ! grep -q 'forwarding signal' "$T/e" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while ! grep -q 'forwarding signal' "$T/e" 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
 kill -INT $pid
 # (a hang guard, not a timing: a tether-run that only forwards never ends)
 i=0
