@@ -224,3 +224,18 @@ void tether__msg_keep_address(tether_msg *m, int rc) {
     m->type = type;
   }
 }
+
+int tether__signal_portable(int sig) {
+  switch (sig) {
+    case TETHER_SIG_HUP: case TETHER_SIG_INT: case TETHER_SIG_QUIT:
+    case TETHER_SIG_ILL: case TETHER_SIG_TRAP: case TETHER_SIG_ABRT:
+    case TETHER_SIG_BUS: case TETHER_SIG_FPE: case TETHER_SIG_KILL:
+    case TETHER_SIG_USR1: case TETHER_SIG_SEGV: case TETHER_SIG_USR2:
+    case TETHER_SIG_PIPE: case TETHER_SIG_ALRM: case TETHER_SIG_TERM:
+    case TETHER_SIG_CONT: case TETHER_SIG_STOP: case TETHER_SIG_TSTP:
+    case TETHER_SIG_XCPU: case TETHER_SIG_XFSZ: case TETHER_SIG_WINCH:
+      return 1;
+    default:
+      return 0;
+  }
+}

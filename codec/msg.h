@@ -197,6 +197,10 @@ int tether_msg_validate(const tether_msg *m, const char **why);
  * all of `m`. Used by both adapters. */
 void tether__msg_keep_address(tether_msg *m, int rc);
 
+/* 1 if `sig` is a TETHER_SIG_* value of the SignalNumber table (the
+ * portable signals), 0 otherwise. */
+int tether__signal_portable(int sig);
+
 /* "Hello", "Spawn", ... or "unknown" (also for TETHER_MSG_NONE). */
 const char *tether_msg_type_name(tether_msg_type t);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/msg.h"
 #include "transport/escape.h"
 /* "128M", "1G", "4096": bytes (K/M/G are powers of 1024). 0 on success. */
 static int parse_size(const char *s, uint64_t *out) {
@@ -143,18 +144,7 @@ int tether__run_spawn_failed_status(const tether_spawn_failure *f) {
 }
 
 int tether__run_signal_status(int sig) {
-  switch (sig) {
-    case TETHER_SIG_HUP: case TETHER_SIG_INT: case TETHER_SIG_QUIT:
-    case TETHER_SIG_ILL: case TETHER_SIG_TRAP: case TETHER_SIG_ABRT:
-    case TETHER_SIG_BUS: case TETHER_SIG_FPE: case TETHER_SIG_KILL:
-    case TETHER_SIG_USR1: case TETHER_SIG_SEGV: case TETHER_SIG_USR2:
-    case TETHER_SIG_PIPE: case TETHER_SIG_ALRM: case TETHER_SIG_TERM:
-    case TETHER_SIG_CONT: case TETHER_SIG_STOP: case TETHER_SIG_TSTP:
-    case TETHER_SIG_WINCH:
-      return 128 + sig;
-    default:
-      return TETHER__RUN_EXIT_UNKNOWN_SIGNAL;
-  }
+  return tether__signal_portable(sig) ? 128 + sig : TETHER__RUN_EXIT_UNKNOWN_SIGNAL;
 }
 
 void tether__run_printable(char *dst, size_t cap, const void *src, size_t len) {

@@ -337,23 +337,8 @@ static int send_control(tether_session *s, tether_msg *m) {
   return rc;
 }
 
-static int known_signal(int sig) {
-  switch (sig) {
-    case TETHER_SIG_HUP: case TETHER_SIG_INT: case TETHER_SIG_QUIT:
-    case TETHER_SIG_ILL: case TETHER_SIG_TRAP: case TETHER_SIG_ABRT:
-    case TETHER_SIG_BUS: case TETHER_SIG_FPE: case TETHER_SIG_KILL:
-    case TETHER_SIG_USR1: case TETHER_SIG_SEGV: case TETHER_SIG_USR2:
-    case TETHER_SIG_PIPE: case TETHER_SIG_ALRM: case TETHER_SIG_TERM:
-    case TETHER_SIG_CONT: case TETHER_SIG_STOP: case TETHER_SIG_TSTP:
-    case TETHER_SIG_WINCH:
-      return 1;
-    default:
-      return 0;
-  }
-}
-
 int tether_session_signal(tether_session *s, int sig, int group) {
-  if (!known_signal(sig)) return TETHER_EINVAL;
+  if (!tether__signal_portable(sig)) return TETHER_EINVAL;
   tether_msg m;
   memset(&m, 0, sizeof m);
   m.type = TETHER_MSG_SIGNAL;
