@@ -43,7 +43,8 @@ pid_t tether__contain_child_ppid(void);
  * the child a mount namespace of its own (mounts propagate into it, never
  * out) with a /proc of the runner's PID namespace, so getpid() and
  * /proc/self agree (ps and friends work) and it lists the runner's
- * children. 0, or the errno that failed. */
+ * children. Best effort (a container may refuse a new /proc): returns 0,
+ * or an errno when the child must not run. */
 int tether__contain_child(void);
 
 #endif

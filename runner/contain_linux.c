@@ -138,10 +138,13 @@ pid_t tether__contain_child_ppid(void) { return g_contained ? 0 : getpid(); }
 
 int tether__contain_child(void) {
   if (!g_contained) return 0;
-  if (unshare(CLONE_NEWNS) < 0) return errno;
+  /* Best effort: where a new /proc cannot be mounted (a container that
+   * masks parts of its /proc refuses it), the command still runs, with
+   * the runner's /proc. */
+  if (unshare(CLONE_NEWNS) < 0) return 0;
   /* Slave, not private: the host's later mounts still reach the child. */
-  if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) return errno;
-  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) return errno;
+  if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) return 0;
+  (void)mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   return 0;
 }
 

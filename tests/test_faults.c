@@ -151,6 +151,12 @@ TEST(runner_sigkill_mid_stream) {
     uint64_t lat = runner_kill_once(attempt);
     if (lat < best) best = lat;
   }
+  /* A root runner's tether-init (runner/contain.h) is orphaned onto us too
+   * and exits once the kernel has killed its namespace: reap it. */
+  for (uint64_t end = test_now_ms() + 2000; children_of(0, NULL) && test_now_ms() < end;) {
+    reap_all_nohang();
+    usleep(10000);
+  }
   CHECK_EQ_INT(children_of(0, NULL), 0);
   if (best >= 100000) FAIL("best detection latency %.1f ms, bound 100 ms", (double)best / 1000.0);
 }
