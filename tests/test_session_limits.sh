@@ -86,11 +86,12 @@ fi
 
 # 2. Limits through tether-run: each ends the command and is named.
 # limit NAME EXPECTED-LINE TETHER-RUN-ARGS...: runs, checks the stderr line.
+# limit NAME MESSAGE [ARGS...]; with WANT_RC=N also the exit status.
 limit() {
   name=$1; want=$2; shift 2
   "$RUN" "$@" >"$T/o" 2>"$T/e"
   rc=$?
-  if grep -q "tether-run: killed: $want" "$T/e"; then ok "$name"
+  if grep -q "tether-run: killed: $want" "$T/e" && [ "${WANT_RC:-$rc}" = $rc ]; then ok "$name"
   else bad "$name" "rc=$rc stderr=$(tail -c 600 "$T/e")"; fi
 }
 if [ $root = 1 ]; then
@@ -100,8 +101,9 @@ if [ $root = 1 ]; then
   limit memory "memory limit 128 MiB reached" --limit-memory 128M -- \
     python3 -c 'b = bytearray(1 << 30)'
 fi
-limit cpu "CPU time limit 1.000 s reached" --limit-cpu 1 -- sh -c 'while :; do :; done'
-limit fsize "file size limit 1 MiB reached" --limit-fsize 1M -- \
+# SIGXCPU and SIGXFSZ are portable signals: 128 + 24 and 128 + 25.
+WANT_RC=152 limit cpu "CPU time limit 1.000 s reached" --limit-cpu 1 -- sh -c 'while :; do :; done'
+WANT_RC=153 limit fsize "file size limit 1 MiB reached" --limit-fsize 1M -- \
   dd if=/dev/zero of="$T/big" bs=64k count=32
 limit timeout "timeout 0.300 s reached" --timeout 0.3 -- sleep 30
 "$RUN" --limit-files 8 -- sh -c 'exec 3<&0 4<&0 5<&0 6<&0 7<&0 8<&0' 2>"$T/e"
