@@ -5,7 +5,6 @@ import asyncio
 import gc
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,7 +14,7 @@ import time
 import pytest
 
 import tether
-from conftest import pid_gone, runner_path, vm_rss_kib
+from conftest import pid_gone, vm_rss_kib
 
 PIPE = tether.PIPE
 
@@ -330,11 +329,11 @@ def test_gc_frees_runner_and_sessions(runner_exe):
     r = tether.Runner(argv=[runner_exe, "--fd", "3"])
     rpid = r.pid
 
-    async def start():
-        p = await r.create_subprocess_exec("sleep", "300", stdin=tether.DEVNULL)
+    async def start(runner):
+        p = await runner.create_subprocess_exec("sleep", "300", stdin=tether.DEVNULL)
         return p.pid, p
 
-    cpid, p = asyncio.run(start())
+    cpid, p = asyncio.run(start(r))
     assert not pid_gone(cpid)
     del p
     gc.collect()
