@@ -41,6 +41,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tether-run.1
               ${PROJECT_SOURCE_DIR}/docs/man/tether-runner.1
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tether.3
+              ${PROJECT_SOURCE_DIR}/docs/man/tether_capture.3
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
 
 foreach(exe tether-run tether-runner)

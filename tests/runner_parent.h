@@ -25,6 +25,7 @@
 #include "codec/codec.h"
 #include "codec/hello.h"
 #include "tether/limits.h"
+#include "channel_send.h"
 #include "transport/channel.h"
 
 #define RP_MAX_SESSIONS 256
@@ -145,13 +146,13 @@ static void rp_send(rp *c, const tether_msg *m) {
   const char *why = NULL;
   int rc = tether_pbc_encode(m, buf, size, &w, &why);
   if (rc) FAIL("encode: %s", why ? why : "?");
-  CHECK_OK(tether_channel_send(c->ch, buf, w));
+  CHECK_OK(channel_send(c->ch, buf, w));
   free(buf);
   CHECK_OK(tether_channel_flush_wait(c->ch, 10000));
 }
 
 static void rp_send_raw(rp *c, const uint8_t *p, size_t n) {
-  CHECK_OK(tether_channel_send(c->ch, p, n));
+  CHECK_OK(channel_send(c->ch, p, n));
   CHECK_OK(tether_channel_flush_wait(c->ch, 10000));
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "channel_send.h"
 #include "transport/channel.h"
 
 
@@ -99,7 +100,7 @@ static void many_frames(pair_fn make) {
     while (sent < N) {
       size_t n = frame_size(sent);
       fill(want, n, sent);
-      int rc = tether_channel_send(a, want, n);
+      int rc = channel_send(a, want, n);
       if (rc == TETHER_EAGAIN) break;
       CHECK_OK(rc);
       sent++;
@@ -119,7 +120,7 @@ static void many_frames(pair_fn make) {
   CHECK_OK(tether_channel_flush(a));
   CHECK_EQ_INT(tether_channel_pending(a), 0);
   /* The other direction works too, and a clean close reads as ECLOSED. */
-  CHECK_OK(tether_channel_send(b, (const uint8_t *)"bye", 3));
+  CHECK_OK(channel_send(b, (const uint8_t *)"bye", 3));
   CHECK_OK(tether_channel_flush_wait(b, 5000));
   const uint8_t *p;
   size_t n;
@@ -154,7 +155,7 @@ TEST(large_frames_both_ways) {
     for (int s = 0; s < 2; s++) {
       if (sent[s] < FRAMES && tether_channel_pending(ch[s]) == 0) {
         fill(src, BIG, sent[s] * 2 + (unsigned)s);
-        CHECK_OK(tether_channel_send(ch[s], src, BIG));
+        CHECK_OK(channel_send(ch[s], src, BIG));
         sent[s]++;
       }
       int rc = tether_channel_flush(ch[s]);
@@ -187,27 +188,27 @@ TEST(max_pending_bounds_the_queue) {
   tether_channel *a, *b;
   channel_pair(tether_transport_memory_pair, &o, &a, &b);
   uint8_t buf[5000] = { 0 };
-  CHECK_OK(tether_channel_send(a, buf, 500)); /* 8 + 504 */
-  CHECK_EQ_INT(tether_channel_send(a, buf, 500), TETHER_EAGAIN);
-  CHECK_OK(tether_channel_send(a, buf, 484)); /* exactly 1000 pending */
+  CHECK_OK(channel_send(a, buf, 500)); /* 8 + 504 */
+  CHECK_EQ_INT(channel_send(a, buf, 500), TETHER_EAGAIN);
+  CHECK_OK(channel_send(a, buf, 484)); /* exactly 1000 pending */
   CHECK_EQ_INT(tether_channel_pending(a), 1000);
-  CHECK_EQ_INT(tether_channel_send(a, buf, 1), TETHER_EAGAIN);
+  CHECK_EQ_INT(channel_send(a, buf, 1), TETHER_EAGAIN);
   int err;
   CHECK(tether_channel_reserve(a, 1, &err) == NULL);
   CHECK_EQ_INT(err, TETHER_EAGAIN);
   CHECK_OK(tether_channel_flush(a));
   /* An empty queue takes one frame bigger than max_pending... */
-  CHECK_OK(tether_channel_send(a, buf, sizeof buf));
+  CHECK_OK(channel_send(a, buf, sizeof buf));
   CHECK_EQ_INT(tether_channel_pending(a), 4 + sizeof buf);
   /* ...but nothing after it until it drains. */
-  CHECK_EQ_INT(tether_channel_send(a, buf, 1), TETHER_EAGAIN);
+  CHECK_EQ_INT(channel_send(a, buf, 1), TETHER_EAGAIN);
   CHECK_OK(tether_channel_flush(a));
-  CHECK_OK(tether_channel_send(a, buf, 1));
+  CHECK_OK(channel_send(a, buf, 1));
   /* Frame limits of the sender. */
-  CHECK_EQ_INT(tether_channel_send(a, buf, 0), TETHER_EFRAME_EMPTY);
+  CHECK_EQ_INT(channel_send(a, buf, 0), TETHER_EFRAME_EMPTY);
   tether_channel_set_limits(a, TETHER_FRAME_MAX_DEFAULT, 100);
-  CHECK_EQ_INT(tether_channel_send(a, buf, 101), TETHER_EFRAME_TOO_LARGE);
-  CHECK_OK(tether_channel_send(a, buf, 100));
+  CHECK_EQ_INT(channel_send(a, buf, 101), TETHER_EFRAME_TOO_LARGE);
+  CHECK_OK(channel_send(a, buf, 100));
   CHECK_OK(tether_channel_flush(a));
   const uint8_t *p;
   size_t n;
@@ -347,8 +348,8 @@ TEST(set_limits_lowers_input_limit) {
   channel_pair(tether_transport_memory_pair, NULL, &a, &b);
   tether_channel_set_limits(b, 10, TETHER_FRAME_MAX_DEFAULT);
   uint8_t buf[11] = { 0 };
-  CHECK_OK(tether_channel_send(a, buf, 10));
-  CHECK_OK(tether_channel_send(a, buf, 11));
+  CHECK_OK(channel_send(a, buf, 10));
+  CHECK_OK(channel_send(a, buf, 11));
   CHECK_OK(tether_channel_flush(a));
   const uint8_t *p;
   size_t n;
@@ -387,14 +388,14 @@ TEST(write_to_closed_peer) {
   signal(SIGPIPE, SIG_DFL); /* must not matter */
   tether_channel *a, *b;
   channel_pair(tether_transport_pipe_pair, NULL, &a, &b);
-  CHECK_OK(tether_channel_send(b, (const uint8_t *)"last", 4));
+  CHECK_OK(channel_send(b, (const uint8_t *)"last", 4));
   CHECK_OK(tether_channel_flush_wait(b, 1000));
   tether_channel_free(b);
-  CHECK_OK(tether_channel_send(a, (const uint8_t *)"x", 1));
+  CHECK_OK(channel_send(a, (const uint8_t *)"x", 1));
   CHECK_EQ_INT(tether_channel_flush(a), TETHER_ECLOSED);
   check_msg(tether_channel_error(a), "write to the fd transport failed: the connection is closed");
   CHECK_EQ_INT(tether_channel_flush(a), TETHER_ECLOSED); /* sticky */
-  CHECK_EQ_INT(tether_channel_send(a, (const uint8_t *)"y", 1), TETHER_ECLOSED);
+  CHECK_EQ_INT(channel_send(a, (const uint8_t *)"y", 1), TETHER_ECLOSED);
   /* Reading goes on: the peer's last frame is still there. */
   const uint8_t *p;
   size_t n;
@@ -407,9 +408,9 @@ TEST(write_to_closed_peer) {
 TEST(shutdown_write_after_flush) {
   tether_channel *a, *b;
   channel_pair(tether_transport_socketpair, NULL, &a, &b);
-  CHECK_OK(tether_channel_send(a, (const uint8_t *)"one", 3));
+  CHECK_OK(channel_send(a, (const uint8_t *)"one", 3));
   CHECK_OK(tether_channel_shutdown_write(a));
-  CHECK_EQ_INT(tether_channel_send(a, (const uint8_t *)"two", 3), TETHER_ECLOSED);
+  CHECK_EQ_INT(channel_send(a, (const uint8_t *)"two", 3), TETHER_ECLOSED);
   CHECK_OK(tether_channel_flush_wait(a, 1000));
   const uint8_t *p;
   size_t n;
@@ -417,7 +418,7 @@ TEST(shutdown_write_after_flush) {
   CHECK_EQ_MEM(p, n, "one", 3);
   CHECK_EQ_INT(recv_wait(b, &p, &n), TETHER_ECLOSED);
   /* The other direction is still open. */
-  CHECK_OK(tether_channel_send(b, (const uint8_t *)"back", 4));
+  CHECK_OK(channel_send(b, (const uint8_t *)"back", 4));
   CHECK_OK(tether_channel_flush_wait(b, 1000));
   CHECK_EQ_INT(recv_wait(a, &p, &n), 1);
   CHECK_EQ_MEM(p, n, "back", 4);
@@ -442,7 +443,7 @@ TEST(memory_fail_after_every_n) {
     uint8_t buf[40];
     for (size_t i = 0; i < 3; i++) {
       fill(buf, sizes[i], (unsigned)i);
-      CHECK_OK(tether_channel_send(a, buf, sizes[i]));
+      CHECK_OK(channel_send(a, buf, sizes[i]));
     }
     int rc = tether_channel_flush(a);
     if (nfail < total) {
@@ -474,7 +475,7 @@ TEST(no_fd_leaks) {
     tether_channel *a, *b;
     channel_pair(i % 2 ? tether_transport_socketpair : tether_transport_pipe_pair, NULL, &a, &b);
     if (i % 3 == 0) {
-      CHECK_OK(tether_channel_send(a, (const uint8_t *)"x", 1));
+      CHECK_OK(channel_send(a, (const uint8_t *)"x", 1));
       CHECK_OK(tether_channel_flush(a));
     }
     if (i % 5 == 0) CHECK_OK(tether_channel_shutdown_write(b));
@@ -499,9 +500,6 @@ static long c_read(tether_transport *t, void *buf, size_t len) {
 }
 static long c_write(tether_transport *t, const void *buf, size_t len) {
   return tether_transport_write(inner_of(t), buf, len);
-}
-static long c_writev(tether_transport *t, const tether_iov *iov, int n) {
-  return tether_transport_writev(inner_of(t), iov, n);
 }
 static tether_os_handle c_read_handle(tether_transport *t) {
   return inner_of(t)->vt->read_handle(inner_of(t));
@@ -530,7 +528,6 @@ static counting *counting_wrap(tether_transport *inner) {
   c->vt = *inner->vt; /* name and short_read_drains */
   c->vt.read = c_read;
   c->vt.write = c_write;
-  c->vt.writev = c_writev;
   c->vt.read_handle = c_read_handle;
   c->vt.write_handle = c_write_handle;
   c->vt.shutdown_write = c_shutdown_write;
@@ -555,7 +552,7 @@ static void short_read_ends_batch(pair_fn make, int drains) {
   CHECK_OK(tether_channel_new(&cb->base, NULL, &b));
   const uint8_t *p;
   size_t n;
-  CHECK_OK(tether_channel_send(a, (const uint8_t *)"one", 3));
+  CHECK_OK(channel_send(a, (const uint8_t *)"one", 3));
   CHECK_OK(tether_channel_flush(a));
   CHECK_EQ_INT(recv_wait(b, &p, &n), 1);
   CHECK_EQ_MEM(p, n, "one", 3);
@@ -564,14 +561,14 @@ static void short_read_ends_batch(pair_fn make, int drains) {
   CHECK_EQ_INT(cb->reads - reads, (drains ? 0 : 1));
 
   /* A frame that arrives now: the batch is over, the next call reads it. */
-  CHECK_OK(tether_channel_send(a, (const uint8_t *)"two", 3));
+  CHECK_OK(channel_send(a, (const uint8_t *)"two", 3));
   CHECK_OK(tether_channel_flush(a));
   CHECK_EQ_INT(recv_wait(b, &p, &n), 1);
   CHECK_EQ_MEM(p, n, "two", 3);
   CHECK_EQ_INT(tether_channel_recv(b, &p, &n), 0);
 
   /* End of stream after a short read is still seen. */
-  CHECK_OK(tether_channel_send(a, (const uint8_t *)"three", 5));
+  CHECK_OK(channel_send(a, (const uint8_t *)"three", 5));
   CHECK_OK(tether_channel_shutdown_write(a));
   CHECK_EQ_INT(recv_wait(b, &p, &n), 1);
   CHECK_EQ_MEM(p, n, "three", 5);

@@ -189,7 +189,7 @@ if [ $rc -ne 5 ] || [ "$out" != via-tether-run ]; then
   fail "installed tether-run: exit $rc, output '$out'"
 fi
 # The man pages (docs/man/) are installed.
-for m in man1/tether-run.1 man1/tether-runner.1 man3/tether.3; do
+for m in man1/tether-run.1 man1/tether-runner.1 man3/tether.3 man3/tether_capture.3; do
   [ -f "$p/share/man/$m" ] || fail "man page not installed: share/man/$m"
 done
 

@@ -6,6 +6,7 @@
 #include <aclapi.h>
 #include <sddl.h>
 
+#include "channel_send.h"
 #include "transport/channel.h"
 #include "transport/transport.h"
 
@@ -410,7 +411,7 @@ static void many_frames(pair_fn make) {
     while (sent < N) {
       size_t n = frame_size(sent);
       fill(want, n, sent);
-      int rc = tether_channel_send(a, want, n);
+      int rc = channel_send(a, want, n);
       if (rc == TETHER_EAGAIN) break;
       CHECK_OK(rc);
       sent++;
@@ -435,7 +436,7 @@ static void many_frames(pair_fn make) {
   }
   CHECK_OK(tether_channel_flush_wait(a, 5000));
   CHECK_EQ_INT(tether_channel_pending(a), 0);
-  CHECK_OK(tether_channel_send(b, (const uint8_t *)"bye", 3));
+  CHECK_OK(channel_send(b, (const uint8_t *)"bye", 3));
   CHECK_OK(tether_channel_flush_wait(b, 5000));
   const uint8_t *p;
   size_t n;
@@ -462,8 +463,8 @@ static void large_frames(pair_fn make) {
   uint8_t *big = malloc(BIG);
   CHECK(big != NULL);
   fill(big, BIG, 7);
-  CHECK_OK(tether_channel_send(ch[0], big, BIG));
-  CHECK_OK(tether_channel_send(ch[1], big, BIG));
+  CHECK_OK(channel_send(ch[0], big, BIG));
+  CHECK_OK(channel_send(ch[1], big, BIG));
   int got[2] = { 0, 0 };
   uint64_t deadline = test_now_ms() + 30000;
   while (!got[0] || !got[1]) {
@@ -577,7 +578,7 @@ HELPER(echo) {
     int rc = recv_wait(ch, &p, &n);
     if (rc == TETHER_ECLOSED) break;
     if (rc != 1) return 5;
-    if (tether_channel_send(ch, p, n) < 0 || tether_channel_flush_wait(ch, 5000) < 0) return 6;
+    if (channel_send(ch, p, n) < 0 || tether_channel_flush_wait(ch, 5000) < 0) return 6;
   }
   tether_channel_free(ch);
   return 0;
@@ -608,7 +609,7 @@ TEST(inherited_handles) {
   for (unsigned i = 0; i < 200; i++) {
     size_t n = frame_size(i * 7);
     fill(want, n, i);
-    CHECK_OK(tether_channel_send(ch, want, n));
+    CHECK_OK(channel_send(ch, want, n));
     CHECK_OK(tether_channel_flush_wait(ch, 5000));
     const uint8_t *p;
     size_t got;

@@ -187,14 +187,6 @@ int tether_channel_commit(tether_channel *ch, size_t payload_len) {
   return 0;
 }
 
-int tether_channel_send(tether_channel *ch, const uint8_t *payload, size_t len) {
-  int rc;
-  uint8_t *p = tether_channel_reserve(ch, len, &rc);
-  if (!p) return rc;
-  memcpy(p, payload, len);
-  return tether_channel_commit(ch, len);
-}
-
 static int out_fail(tether_channel *ch, int code) {
   ch->out_err = code;
   return set_msg(ch, code, "write to the %s transport failed: %s", ch->t->vt->name,

@@ -35,16 +35,14 @@ int tether_channel_new(tether_transport *t, const tether_channel_options *o,
                        tether_channel **out);
 void tether_channel_free(tether_channel *ch); /* accepts NULL; frees t */
 
-/* Queues one frame (copying the payload). TETHER_EFRAME_TOO_LARGE if above
- * max_frame_out, TETHER_EFRAME_EMPTY if len is 0, TETHER_EAGAIN if the queue
- * is full, TETHER_ECLOSED after the transport failed or after
- * tether_channel_shutdown_write. An empty queue always takes one frame, so a
- * frame larger than max_pending (up to max_frame_out) can still be sent. */
-int tether_channel_send(tether_channel *ch, const uint8_t *payload, size_t len);
-
-/* Zero-copy variant: returns room for up to `max_payload` bytes in the queue
- * (NULL with *err set on failure, the same codes as send), then commit the
- * real length. Only one reservation may be open at a time (TETHER_ESTATE).
+/* Queuing a frame, without a copy: returns room for up to `max_payload`
+ * bytes in the queue, then commit the real length. On failure NULL with
+ * *err set: TETHER_EFRAME_TOO_LARGE if above max_frame_out,
+ * TETHER_EFRAME_EMPTY if 0, TETHER_EAGAIN if the queue is full,
+ * TETHER_ECLOSED after the transport failed or after
+ * tether_channel_shutdown_write. An empty queue always takes one frame, so
+ * a frame larger than max_pending (up to max_frame_out) can still be
+ * queued. Only one reservation may be open at a time (TETHER_ESTATE).
  * The space is bounded by max_payload, not by what is committed. commit
  * with 0 cancels the reservation (and returns TETHER_EFRAME_EMPTY); a length
  * above the reservation is TETHER_EINVAL and also closes it. flush may run

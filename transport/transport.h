@@ -25,8 +25,6 @@ typedef struct tether_transport_vtable {
   const char *name; /* "fd", "unix", "memory", "npipe" */
   long (*read)(tether_transport *t, void *buf, size_t len);
   long (*write)(tether_transport *t, const void *buf, size_t len);
-  /* Gathers `n` buffers; may write fewer bytes than their total. */
-  long (*writev)(tether_transport *t, const tether_iov *iov, int n);
   /* The handle to wait on for readability (and writability when the
    * transport says it is write-blocked); TETHER_INVALID_HANDLE if none. */
   tether_os_handle (*read_handle)(tether_transport *t);
@@ -55,9 +53,6 @@ static inline long tether_transport_read(tether_transport *t, void *buf, size_t 
 }
 static inline long tether_transport_write(tether_transport *t, const void *buf, size_t len) {
   return t->vt->write(t, buf, len);
-}
-static inline long tether_transport_writev(tether_transport *t, const tether_iov *iov, int n) {
-  return t->vt->writev(t, iov, n);
 }
 void tether_transport_free(tether_transport *t); /* accepts NULL */
 

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,21 +81,19 @@ static long fd_read(tether_transport *t, void *buf, size_t len) {
   }
 }
 
-static long fd_writev(tether_transport *t, const tether_iov *iov, int n) {
+static long fd_write(tether_transport *t, const void *buf, size_t len) {
   fd_transport *f = (fd_transport *)t;
   if (f->wfd < 0) return TETHER_ECLOSED;
-  if (n > IOV_MAX) n = IOV_MAX; /* a short write is allowed */
   for (;;) {
     ssize_t w;
     int e;
     if (f->wsock) {
-      struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
-      w = sendmsg(f->wfd, &m, MSG_NOSIGNAL);
+      w = send(f->wfd, buf, len, MSG_NOSIGNAL);
       e = errno;
     } else {
       sigpipe_guard g;
       sigpipe_block(&g);
-      w = writev(f->wfd, iov, n);
+      w = write(f->wfd, buf, len);
       e = errno;
       sigpipe_unblock(&g, w < 0 && e == EPIPE);
     }
@@ -104,11 +101,6 @@ static long fd_writev(tether_transport *t, const tether_iov *iov, int n) {
     if (e == EINTR) continue;
     return map_errno(e);
   }
-}
-
-static long fd_write(tether_transport *t, const void *buf, size_t len) {
-  tether_iov iov = TETHER_IOV(buf, len);
-  return fd_writev(t, &iov, 1);
 }
 
 static tether_os_handle fd_read_handle(tether_transport *t) {
@@ -160,7 +152,6 @@ static const tether_transport_vtable fd_vtable = {
   .name = "fd",
   .read = fd_read,
   .write = fd_write,
-  .writev = fd_writev,
   .read_handle = fd_read_handle,
   .write_handle = fd_write_handle,
   .shutdown_write = fd_shutdown_write,

@@ -219,28 +219,22 @@ static long handle_read(tether_transport *tr, void *buf, size_t len) {
   }
 }
 
-static long handle_writev(tether_transport *tr, const tether_iov *iov, int n) {
+static long handle_write(tether_transport *tr, const void *buf, size_t len) {
   handle_transport *t = (handle_transport *)tr;
   for (;;) {
     EnterCriticalSection(&t->mu);
     long rc = t->werr ? t->werr : t->wshut ? TETHER_ECLOSED : 0;
     if (rc == 0) {
-      size_t total = 0;
-      for (int i = 0; i < n && t->wlen < TETHER__WIN_CHUNK; i++) {
-        size_t k = iov[i].iov_len;
-        if (k > TETHER__WIN_CHUNK - t->wlen) k = TETHER__WIN_CHUNK - t->wlen;
-        memcpy(t->wq + t->wlen, iov[i].iov_base, k);
-        t->wlen += k;
-        total += k;
-      }
-      int want = 0;
-      for (int i = 0; i < n; i++) want |= iov[i].iov_len > 0;
-      if (total > 0) {
+      size_t k = len;
+      if (k > TETHER__WIN_CHUNK - t->wlen) k = TETHER__WIN_CHUNK - t->wlen;
+      memcpy(t->wq + t->wlen, buf, k);
+      t->wlen += k;
+      if (k > 0) {
         ResetEvent(t->widle);
         if (t->wlen == TETHER__WIN_CHUNK) ResetEvent(t->wready);
         SetEvent(t->wwork);
-        rc = (long)total;
-      } else if (want) {
+        rc = (long)k;
+      } else if (len > 0) {
         rc = TETHER_EAGAIN; /* the queue is full */
       }
     }
@@ -248,11 +242,6 @@ static long handle_writev(tether_transport *tr, const tether_iov *iov, int n) {
     if (rc != TETHER_EAGAIN || t->nonblocking) return rc;
     WaitForSingleObject(t->wready, INFINITE);
   }
-}
-
-static long handle_write(tether_transport *tr, const void *buf, size_t len) {
-  tether_iov iov = TETHER_IOV(buf, len);
-  return handle_writev(tr, &iov, 1);
 }
 
 static tether_os_handle handle_read_handle(tether_transport *tr) {
@@ -320,7 +309,6 @@ static const tether_transport_vtable handle_vtable = {
   .name = "handle",
   .read = handle_read,
   .write = handle_write,
-  .writev = handle_writev,
   .read_handle = handle_read_handle,
   .write_handle = handle_write_handle,
   .shutdown_write = handle_shutdown_write,

@@ -85,18 +85,6 @@ static long mem_write(tether_transport *t, const void *buf, size_t len) {
   return (long)len;
 }
 
-static long mem_writev(tether_transport *t, const tether_iov *iov, int n) {
-  long total = 0;
-  for (int i = 0; i < n; i++) {
-    if (iov[i].iov_len == 0) continue;
-    long w = mem_write(t, iov[i].iov_base, iov[i].iov_len);
-    if (w < 0) return total > 0 ? total : w;
-    total += w;
-    if ((size_t)w < iov[i].iov_len) break;
-  }
-  return total;
-}
-
 static tether_os_handle mem_handle(tether_transport *t) {
   (void)t;
   return TETHER_INVALID_HANDLE;
@@ -141,7 +129,6 @@ static const tether_transport_vtable mem_vtable = {
   .name = "memory",
   .read = mem_read,
   .write = mem_write,
-  .writev = mem_writev,
   .read_handle = mem_handle,
   .write_handle = mem_handle,
   .shutdown_write = mem_shutdown_write,

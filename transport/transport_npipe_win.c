@@ -191,7 +191,7 @@ static int write_issue(npipe_transport *p) {
   return 0;
 }
 
-static long npipe_writev(tether_transport *t, const tether_iov *iov, int n) {
+static long npipe_write(tether_transport *t, const void *buf, size_t len) {
   npipe_transport *p = (npipe_transport *)t;
   int rc;
   if (p->werr) return p->werr;
@@ -199,14 +199,9 @@ static long npipe_writev(tether_transport *t, const tether_iov *iov, int n) {
     rc = write_collect(p, !p->nonblocking);
     if (rc < 0) return rc; /* TETHER_EAGAIN, or the earlier write failed */
   }
-  size_t total = 0;
-  for (int i = 0; i < n && total < TETHER__WIN_CHUNK; i++) {
-    size_t k = iov[i].iov_len;
-    if (k > TETHER__WIN_CHUNK - total) k = TETHER__WIN_CHUNK - total;
-    memcpy(p->wbuf + total, iov[i].iov_base, k);
-    total += k;
-  }
+  size_t total = len < TETHER__WIN_CHUNK ? len : TETHER__WIN_CHUNK;
   if (total == 0) return 0;
+  memcpy(p->wbuf, buf, total);
   p->wlen = total;
   rc = write_issue(p);
   if (rc < 0) return rc; /* nothing of this call was written */
@@ -215,11 +210,6 @@ static long npipe_writev(tether_transport *t, const tether_iov *iov, int n) {
   while (!p->nonblocking && p->wpending)
     if (write_collect(p, TRUE) < 0) break;
   return (long)total;
-}
-
-static long npipe_write(tether_transport *t, const void *buf, size_t len) {
-  tether_iov iov = TETHER_IOV(buf, len);
-  return npipe_writev(t, &iov, 1);
 }
 
 /* ---- the rest of the vtable ---- */
@@ -268,7 +258,6 @@ static const tether_transport_vtable npipe_vtable = {
   .name = "npipe",
   .read = npipe_read,
   .write = npipe_write,
-  .writev = npipe_writev,
   .read_handle = npipe_read_handle,
   .write_handle = npipe_write_handle,
   .shutdown_write = npipe_shutdown_write,

@@ -9,10 +9,4 @@
 typedef void *tether_os_handle;
 #define TETHER_INVALID_HANDLE ((void *)0)
 
-typedef struct tether_iov {
-  void *iov_base;
-  size_t iov_len;
-} tether_iov;
-#define TETHER_IOV(ptr, n) ((tether_iov){ .iov_base = (void *)(ptr), .iov_len = (n) })
-
 #endif

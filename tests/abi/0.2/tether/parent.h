@@ -56,7 +56,8 @@
  *     reads only the fields that lie within them; fields past struct_size
  *     get their defaults;
  *   - a struct_size below the first published layout (0.2), or 0, is
- *     TETHER_EINVAL;
+ *     TETHER_EINVAL (tether_parent_start and co. then write no message:
+ *     error_buf may lie past what the caller has);
  *   - a newer caller's struct (struct_size larger than the library knows)
  *     is accepted when every byte the library does not know is zero (as
  *     init leaves them); a field set there is TETHER_EUNSUPPORTED, so an
@@ -245,8 +246,10 @@ TETHER_EXTERN void tether_parent_options_init_sized(tether_parent_options *o,
  * Returns 0; TETHER_EINVAL (options); TETHER_EOS (the runner could not be
  * started, e.g. not found); TETHER_ECLOSED (it exited before the
  * handshake); TETHER_ETIMEDOUT; TETHER_EPREFACE (not a tether runner);
- * TETHER_EPROTOCOL / TETHER_EVERSION (bad or incompatible Hello). On error
- * nothing is left running and *out is NULL. */
+ * TETHER_EPROTOCOL / TETHER_EVERSION (bad or incompatible Hello);
+ * TETHER_EUNSUPPORTED (o is of a newer layout and sets an option this
+ * library does not know). On error nothing is left running and *out is
+ * NULL. */
 TETHER_EXTERN int tether_parent_start(const tether_parent_options *o,
                                       tether_parent **out);
 
