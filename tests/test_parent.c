@@ -34,7 +34,7 @@ typedef struct srec {
   int last_error;
   char err_msg[1400];
   char *out[2];
-  size_t len[2];
+  size_t len[2], cap[2];
   int status_seen, status_running;
   int free_in_exit;      /* tether_session_free from on_exit */
   int incallback_checked;
@@ -67,7 +67,14 @@ static void cb_output(tether_session *s, int stream, const void *d, size_t n, vo
   srec *r = srec_of(s);
   int i = stream == TETHER_STREAM_STDERR;
   r->streams |= 1u << stream;
-  r->out[i] = realloc(r->out[i], r->len[i] + n + 1);
+  if (r->len[i] + n + 1 > r->cap[i]) {
+    /* Geometric: a realloc per chunk is quadratic under ASan (it always
+     * moves), which made the pty bulk tests take a minute. */
+    size_t c = r->cap[i] ? r->cap[i] : 4096;
+    while (c < r->len[i] + n + 1) c *= 2;
+    r->out[i] = realloc(r->out[i], c);
+    r->cap[i] = c;
+  }
   memcpy(r->out[i] + r->len[i], d, n);
   r->len[i] += n;
   r->out[i][r->len[i]] = '\0';

@@ -5,7 +5,6 @@ import asyncio
 import gc
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,7 +14,7 @@ import time
 import pytest
 
 import tether
-from conftest import pid_gone, runner_path, vm_rss_kib
+from conftest import pid_gone, vm_rss_kib
 
 PIPE = tether.PIPE
 
@@ -330,11 +329,11 @@ def test_gc_frees_runner_and_sessions(runner_exe):
     r = tether.Runner(argv=[runner_exe, "--fd", "3"])
     rpid = r.pid
 
-    async def start():
-        p = await r.create_subprocess_exec("sleep", "300", stdin=tether.DEVNULL)
+    async def start(runner):
+        p = await runner.create_subprocess_exec("sleep", "300", stdin=tether.DEVNULL)
         return p.pid, p
 
-    cpid, p = asyncio.run(start())
+    cpid, p = asyncio.run(start(r))
     assert not pid_gone(cpid)
     del p
     gc.collect()
@@ -368,3 +367,16 @@ def test_interpreter_exit_without_close(runner_exe, how):
     # shutting down here).
     assert pid_gone(rpid), "the runner outlived the interpreter"
     assert pid_gone(cpid), "the command outlived the interpreter"
+
+
+def test_small_stdin_queue_feeds_everything(runner_exe):
+    # stdin_queue_max far below run()'s own high water: the library keeps
+    # answering EAGAIN, and no byte may be lost or repeated.
+    data = os.urandom(3 << 20)
+    with tether.Runner(argv=[runner_exe, "--fd", "3"], stdin_queue_max=4096) as r:
+        assert r.run(["cat"], input=data, capture_output=True).stdout == data
+        rfd, wfd = os.pipe()
+        with os.fdopen(wfd, "wb") as w:
+            w.write(b"from a pipe\n")
+        with os.fdopen(rfd, "rb") as rf:
+            assert r.run(["cat"], stdin=rf, capture_output=True).stdout == b"from a pipe\n"

@@ -13,7 +13,6 @@ bindings/python/README.md."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ._aio import AioMixin, Process, StdinWriter

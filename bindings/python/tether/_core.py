@@ -6,7 +6,6 @@ tether_parent_process(), called from whichever of the two is in charge."""
 from __future__ import annotations
 
 import ctypes
-import errno
 import itertools
 import os
 import select

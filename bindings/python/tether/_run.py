@@ -196,10 +196,13 @@ class RunMixin(RunnerBase):
         lib = self._lib
         closed = feed is None
         killed_at: Optional[float] = None
+        held = b""  # a chunk the C queue refused (EAGAIN): offered again
         while not core.done:
             while not closed and not core.done and \
                     lib.tether_session_stdin_queued(s) < (256 << 10):
-                if isinstance(feed, memoryview):
+                if held:
+                    chunk, held = held, b""
+                elif isinstance(feed, memoryview):
                     chunk = bytes(feed[:1 << 20])
                     feed = feed[len(chunk):]
                 else:
@@ -215,10 +218,10 @@ class RunMixin(RunnerBase):
                     if rc == _lib.ESTATE:  # over: the rest cannot be delivered
                         closed = True
                         break
-                    if rc == _lib.EAGAIN:  # cannot happen below the high water
-                        if isinstance(feed, memoryview):
-                            feed = memoryview(chunk + bytes(feed))
+                    if rc == _lib.EAGAIN:  # stdin_queue_max is below our high water
+                        held = chunk
                         break
+                    raise TetherError(rc, "writing to the command's stdin")
             now = time.monotonic()
             wait = None
             if killed_at is not None:
