@@ -260,6 +260,32 @@ static int children_of(pid_t pid, int *zombies) {
   return k.all;
 }
 
+typedef struct init_find {
+  pid_t runner, init;
+} init_find;
+
+static void init_find_fn(const pstat *ps, void *arg) {
+  init_find *f = arg;
+  if (ps->ppid == f->runner && !strcmp(ps->comm, "tether-init")) f->init = ps->pid;
+}
+
+/* The sessions' processes a runner still has: its children and those of
+ * its tether-init (the init of the PID namespace a root runner gives its
+ * children, runner/contain_linux.c, where orphans go), not counting
+ * tether-init itself. */
+static int session_processes_of(pid_t runner, int *zombies) {
+  init_find f = { runner, 0 };
+  for_each_proc(init_find_fn, &f);
+  int z = 0, n = children_of(runner, &z) - (f.init ? 1 : 0);
+  if (f.init) {
+    int zi = 0;
+    n += children_of(f.init, &zi);
+    z += zi;
+  }
+  if (zombies) *zombies = z;
+  return n;
+}
+
 typedef struct grp_count {
   const pid_t *pgrps;
   int n;

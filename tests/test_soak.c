@@ -28,7 +28,7 @@ static snapshot snap(pid_t runner) {
   s.parent_fds = fd_count(0);
   s.runner_fds = fd_count(runner);
   s.parent_kids = children_of(0, &s.parent_zombies);
-  s.runner_kids = children_of(runner, &s.runner_zombies);
+  s.runner_kids = session_processes_of(runner, &s.runner_zombies);
   return s;
 }
 
