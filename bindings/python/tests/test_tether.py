@@ -14,7 +14,7 @@ import time
 import pytest
 
 import tether
-from conftest import pid_gone, vm_rss_kib
+from conftest import pid_gone, runner_path, vm_rss_kib
 
 PIPE = tether.PIPE
 
@@ -134,9 +134,13 @@ def test_bad_arguments(runner):
 
 
 def test_runner_killed_mid_session_blocking(runner):
-    # The command kills its runner (its parent process).
+    # The runner is SIGKILLed while run() waits for its command. (From
+    # outside: a root runner's children live in a PID namespace of their
+    # own, where the runner has no pid.)
+    import threading
+    threading.Timer(0.5, os.kill, (runner.pid, signal.SIGKILL)).start()
     with pytest.raises(tether.RunnerError, match="runner") as ei:
-        runner.run(["sh", "-c", "kill -KILL $PPID; exec sleep 30"])
+        runner.run(["sleep", "30"])
     assert "signal 9" in str(ei.value)
     with pytest.raises(tether.RunnerError):
         runner.run(["true"])
@@ -204,17 +208,23 @@ def not_tmp():
     subprocess.run(["rm", "-rf", d])
 
 
-def test_sandbox_workspace_write(runner, not_tmp):
+def test_sandbox_workspace_write(not_tmp, monkeypatch):
     import pathlib
     ws = pathlib.Path(not_tmp) / "ws"
     ws.mkdir()
     outside = pathlib.Path(not_tmp) / "outside"
+    # The runner's temp dir is writable too: give this runner one of its
+    # own, so "outside" is outside wherever the tree lives (even in /tmp).
+    (pathlib.Path(not_tmp) / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(pathlib.Path(not_tmp) / "tmp"))
+    runner = tether.Runner(argv=[runner_path(), "--fd", "3"])
     sb = tether.Sandbox("workspace-write", writable_roots=[str(ws)])
     r = runner.run(["sh", "-c", 'echo in > "$0/f" && echo out > "$1"', str(ws),
                     str(outside)], sandbox=sb, capture_output=True)
     assert (ws / "f").read_bytes() == b"in\n"
     assert r.returncode != 0 and not outside.exists()
     assert runner.run(["sh", "-c", 'echo out > "$0"', str(outside)]).returncode == 0
+    runner.close()
 
 
 def test_sandbox_network_denied(runner):
