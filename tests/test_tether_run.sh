@@ -184,7 +184,10 @@ else bad tty_shell_script "rc=$rc out=$(cat "$T/o")"; fi
 seq 1 200000 >"$T/seq"
 want=$(cksum <"$T/seq")
 { "$RUN" -t -- cksum <"$T/seq"; echo $? >"$T/rc"; } | nocr | tail -1 >"$T/o"
-if [ "$(cat "$T/rc")" = 0 ] && [ "$(cat "$T/o")" = "$want" ]; then ok tty_in_200000_cksum
+# The terminal echoes the input (lossily, see below), so cksum's line may
+# follow an echoed fragment with no newline between: it ends the output.
+case "$(cat "$T/o")" in *"$want") got_cksum=1 ;; *) got_cksum=0 ;; esac
+if [ "$(cat "$T/rc")" = 0 ] && [ $got_cksum = 1 ]; then ok tty_in_200000_cksum
 else bad tty_in_200000_cksum "rc=$(cat "$T/rc") got=$(cat "$T/o") want=$want"; fi
 # Through cat, byte-exact: echo off before the input comes (the input is
 # held back until the program said "go"). With echo on, the echo is
