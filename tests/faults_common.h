@@ -316,6 +316,46 @@ static bool proc_alive(pid_t pid) {
   return pstat_read(pid, &ps) && ps.state != 'Z';
 }
 
+/* The pid, in our PID namespace, of the process that calls itself `ns_pid`
+ * in the namespace of process `ref` (a root runner's children live in one
+ * of their own, runner/contain_linux.c, so `echo $$` there is not a pid
+ * here). 0 if there is none. */
+static pid_t host_pid_of(pid_t ref, pid_t ns_pid) {
+  char want[64] = "", path[300], link[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)ref);
+  ssize_t n = readlink(path, want, sizeof want - 1);
+  if (n <= 0) return 0;
+  want[n] = '\0';
+  ssize_t m = readlink("/proc/self/ns/pid", link, sizeof link - 1);
+  if (m > 0 && m == n && !memcmp(link, want, (size_t)n)) return ns_pid; /* ours */
+  DIR *d = opendir("/proc");
+  if (!d) return 0;
+  pid_t found = 0;
+  struct dirent *e;
+  while (!found && (e = readdir(d))) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    snprintf(path, sizeof path, "/proc/%s/ns/pid", e->d_name);
+    m = readlink(path, link, sizeof link - 1);
+    if (m != n || memcmp(link, want, (size_t)n)) continue;
+    char buf[4096];
+    snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0) continue;
+    buf[got] = '\0';
+    const char *ns = strstr(buf, "\nNSpid:");
+    if (!ns) continue;
+    const char *end = strchr(ns + 1, '\n');
+    const char *last = end ? end : ns + strlen(ns);
+    while (last > ns && last[-1] >= '0' && last[-1] <= '9') last--;
+    if (atoi(last) == ns_pid) found = (pid_t)atoi(e->d_name);
+  }
+  closedir(d);
+  return found;
+}
+
 /* Reaps every exited child of this process (we may be a subreaper). */
 static int reap_all_nohang(void) {
   int n = 0;
