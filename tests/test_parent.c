@@ -1516,6 +1516,15 @@ static void hostile_open(hostile_run *h, fake_kind k, int merge, uint64_t cap) {
   CHECK_OK(tether_session_spawn(h->p, &so, &h->s));
 }
 
+/* Ends a hostile run that the parent survived: the fake runner saw
+ * nothing fatal from us (fake_status 0). */
+static void hostile_close_clean(hostile_run *h) {
+  tether_session_free(h->s);
+  CHECK_OK(tether_parent_free(h->p));
+  CHECK_EQ_INT(fake_status(&h->f), 0);
+  srec_free(&h->r);
+}
+
 static void hostile_violation(fake_kind k, int merge, uint64_t cap, const char *want) {
   hostile_run h;
   hostile_open(&h, k, merge, cap);
@@ -1603,10 +1612,7 @@ TEST(hostile_stdout_on_pty) {
   CHECK_EQ_MEM(h.r.out[0], h.r.len[0], "ok", 2);
   CHECK_EQ_INT(h.r.streams, 1u << TETHER_STREAM_PTY);
   CHECK_EQ_INT(h.g.conn_errors + h.g.session_errors, 0);
-  tether_session_free(h.s);
-  CHECK_OK(tether_parent_free(h.p));
-  CHECK_EQ_INT(fake_status(&h.f), 0);
-  srec_free(&h.r);
+  hostile_close_clean(&h);
   LEAK_CHECK();
 }
 
@@ -1618,10 +1624,7 @@ TEST(hostile_eof_mid_session) {
   CHECK_EQ_INT(h.r.last_error, TETHER_ECLOSED);
   CHECK(strstr(h.r.err_msg, "runner") != NULL);
   CHECK_EQ_INT(h.g.conn_errors, 1);
-  tether_session_free(h.s);
-  CHECK_OK(tether_parent_free(h.p));
-  CHECK_EQ_INT(fake_status(&h.f), 0);
-  srec_free(&h.r);
+  hostile_close_clean(&h);
   LEAK_CHECK();
 }
 
@@ -1647,10 +1650,7 @@ TEST(hostile_session_error_is_report) {
   CHECK(strstr(h.r.err_msg, "stdin queue full") != NULL);
   CHECK_EQ_MEM(h.r.out[0], h.r.len[0], "ok", 2);
   CHECK_EQ_INT(h.g.conn_errors, 0);
-  tether_session_free(h.s);
-  CHECK_OK(tether_parent_free(h.p));
-  CHECK_EQ_INT(fake_status(&h.f), 0);
-  srec_free(&h.r);
+  hostile_close_clean(&h);
   LEAK_CHECK();
 }
 
@@ -1694,10 +1694,7 @@ TEST(hostile_credit_over_window) {
   tether_exit_status st;
   CHECK_OK(tether_session_wait(h.s, 5000, &st));
   CHECK_EQ_INT(h.g.conn_errors + h.g.session_errors, 0);
-  tether_session_free(h.s);
-  CHECK_OK(tether_parent_free(h.p));
-  CHECK_EQ_INT(fake_status(&h.f), 0);
-  srec_free(&h.r);
+  hostile_close_clean(&h);
   LEAK_CHECK();
 }
 
@@ -1716,10 +1713,7 @@ TEST(hostile_exited_no_status) {
   CHECK(strstr(h.r.err_msg, "neither code nor signal") != NULL);
   CHECK_EQ_INT(h.g.conn_errors, 0);
   CHECK_EQ_INT(tether_parent_process(h.p), 0); /* still connected */
-  tether_session_free(h.s);
-  CHECK_OK(tether_parent_free(h.p));
-  CHECK_EQ_INT(fake_status(&h.f), 0);
-  srec_free(&h.r);
+  hostile_close_clean(&h);
   LEAK_CHECK();
 }
 
@@ -1832,10 +1826,7 @@ TEST(flow_control) {
   CHECK_OK(tether_session_wait(h.s, 5000, &st));
   CHECK_EQ_INT(h.r.len[0], 65537);
   CHECK_EQ_INT(h.g.conn_errors + h.g.session_errors, 0);
-  tether_session_free(h.s);
-  CHECK_OK(tether_parent_free(h.p));
-  CHECK_EQ_INT(fake_status(&h.f), 0);
-  srec_free(&h.r);
+  hostile_close_clean(&h);
   LEAK_CHECK();
 }
 
@@ -1850,10 +1841,7 @@ TEST(pty_flow_control) {
   CHECK_EQ_INT(st.stdout_bytes, 65537);
   CHECK_EQ_INT(h.r.streams, 1u << TETHER_STREAM_PTY);
   CHECK_EQ_INT(h.g.conn_errors + h.g.session_errors, 0);
-  tether_session_free(h.s);
-  CHECK_OK(tether_parent_free(h.p));
-  CHECK_EQ_INT(fake_status(&h.f), 0);
-  srec_free(&h.r);
+  hostile_close_clean(&h);
   LEAK_CHECK();
 }
 
