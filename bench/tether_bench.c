@@ -1211,6 +1211,27 @@ static double lat_report(const char *name, lat *t, const char *bname, lat *b, do
   return r50;
 }
 
+/* One spawn -> Spawned -> Exited of /bin/true, timed into *ss: with a
+ * permission profile, and with a per-session cgroup (a process limit
+ * needs one) when `limited`. 0 or a TETHER_E* code. */
+static int spawn_true(tether_parent *p, const tether_permission_profile *prof, int limited,
+                      sess_stat *ss) {
+  static const char *tv[] = { "/bin/true", NULL };
+  memset(ss, 0, sizeof *ss);
+  tether_spawn_options so;
+  tether_spawn_options_init(&so);
+  so.argv = tv;
+  so.userdata = ss;
+  so.permission_profile = prof;
+  if (limited) so.limits.processes = 1000;
+  tether_session *s = NULL;
+  ss->t_spawn = now_s();
+  int rc = tether_session_spawn(p, &so, &s);
+  if (rc == 0) rc = tether_session_wait(s, 10000, NULL);
+  tether_session_free(s);
+  return rc;
+}
+
 static void bench_latency(void) {
   int n = G.smoke ? 20 : G.quick ? 300 : 2000;
   table("\n== latency (us), %d samples each; baseline = the same thing without tether ==\n", n);
@@ -1226,16 +1247,7 @@ static void bench_latency(void) {
   const char *tv[] = { "/bin/true", NULL };
   for (int i = 0; i < n + n / 10; i++) { /* the first 10% warm up */
     sess_stat ss;
-    memset(&ss, 0, sizeof ss);
-    tether_spawn_options so;
-    tether_spawn_options_init(&so);
-    so.argv = tv;
-    so.userdata = &ss;
-    tether_session *s = NULL;
-    ss.t_spawn = now_s();
-    int rc = tether_session_spawn(p, &so, &s);
-    if (rc == 0) rc = tether_session_wait(s, 10000, NULL);
-    tether_session_free(s);
+    int rc = spawn_true(p, NULL, 0, &ss);
     if (rc < 0 || !ss.exited) {
       fail("tether spawn /bin/true: %s (%s)", tether_strerror(rc), ps.last_error);
       break;
@@ -1279,17 +1291,7 @@ static void bench_latency(void) {
       double us[2] = { 0, 0 };
       for (int k = 0; k < 2; k++) {
         sess_stat ss;
-        memset(&ss, 0, sizeof ss);
-        tether_spawn_options so;
-        tether_spawn_options_init(&so);
-        so.argv = tv;
-        so.userdata = &ss;
-        so.permission_profile = k ? &prof : NULL;
-        tether_session *s = NULL;
-        ss.t_spawn = now_s();
-        int rc = tether_session_spawn(p, &so, &s);
-        if (rc == 0) rc = tether_session_wait(s, 10000, NULL);
-        tether_session_free(s);
+        int rc = spawn_true(p, k ? &prof : NULL, 0, &ss);
         if (k && ss.failed) { /* this machine cannot enforce profiles: not an error */
           table("  sandboxed spawn not measured: %s\n", ps.last_error);
           refused = true;
@@ -1400,19 +1402,8 @@ static double limits_spawn_ratio; /* 0: not measured */
 /* One spawn -> Exited of /bin/true, with or without a per-session cgroup
  * (a process limit needs one), in microseconds; < 0 on failure. */
 static double spawn_true_us(tether_parent *p, int limited) {
-  static const char *tv[] = { "/bin/true", NULL };
   sess_stat ss;
-  memset(&ss, 0, sizeof ss);
-  tether_spawn_options so;
-  tether_spawn_options_init(&so);
-  so.argv = tv;
-  so.userdata = &ss;
-  if (limited) so.limits.processes = 1000;
-  tether_session *s = NULL;
-  ss.t_spawn = now_s();
-  int rc = tether_session_spawn(p, &so, &s);
-  if (rc == 0) rc = tether_session_wait(s, 10000, NULL);
-  tether_session_free(s);
+  int rc = spawn_true(p, NULL, limited, &ss);
   return rc < 0 || !ss.exited ? -1 : (ss.t_exit - ss.t_spawn) * 1e6;
 }
 
